@@ -1,0 +1,67 @@
+"""Decisions are values: whether a request may pass, and why.
+
+The authentication/authorization step is one call, :meth:`Gate.check`, that
+returns a :class:`Decision` (or an awaitable of one when it must do I/O).
+Exactly one place, :func:`portcullis.http.pages.decision_response`, maps a
+denial to the response the client sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from portcullis.http.request import RequestHead
+    from portcullis.routing import RouteTarget
+
+__all__ = ["ALLOW_PUBLIC", "Decision", "Gate", "Reason", "RouteGate"]
+
+
+class Reason(StrEnum):
+    """The closed set of reason codes a decision can carry."""
+
+    PUBLIC = "public"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of the gate for one request.
+
+    ``upstream_headers`` are added to the forwarded request on allow (the
+    verified identity, once sign-in exists).
+    """
+
+    allow: bool
+    reason: Reason
+    detail: str = ""
+    upstream_headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+ALLOW_PUBLIC = Decision(True, Reason.PUBLIC)
+_NO_SIGN_IN = Decision(
+    False,
+    Reason.UNAUTHENTICATED,
+    "this route requires sign-in, and no identity provider is configured",
+)
+
+
+class Gate(Protocol):
+    """The authentication/authorization step in the request path."""
+
+    def check(
+        self, request: RequestHead, route: RouteTarget[Any]
+    ) -> Decision | Awaitable[Decision]:
+        """Decide synchronously when possible; return an awaitable only to do I/O."""
+        ...
+
+
+class RouteGate:
+    """The gate before sign-in exists: public routes pass, all others are denied (fail closed)."""
+
+    def check(self, request: RequestHead, route: RouteTarget[Any]) -> Decision:
+        return ALLOW_PUBLIC if route.public else _NO_SIGN_IN

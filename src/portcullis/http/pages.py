@@ -1,0 +1,99 @@
+"""Responses Portcullis writes itself: error pages and control-endpoint bodies.
+
+Pages are tiny, escaped, and never carry a traceback, a token or a header
+value from the request. A client that prefers JSON gets JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from http import HTTPStatus
+
+import orjson
+
+from portcullis.decision import Decision, Reason
+
+__all__ = ["LocalResponse", "decision_response", "error_response", "serialize"]
+
+_JSON = b"application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResponse:
+    status: int
+    body: bytes
+    content_type: bytes = b"text/plain; charset=utf-8"
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    close: bool = False
+
+
+def _wants_json(accept: bytes) -> bool:
+    return _JSON in accept and b"text/html" not in accept
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    request_id: str,
+    accept: bytes = b"",
+    code: str | None = None,
+    close: bool = False,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+) -> LocalResponse:
+    """A small error page in HTML or JSON, naming the request id."""
+    phrase = HTTPStatus(status).phrase
+    if _wants_json(accept):
+        payload = {
+            "error": code or phrase.lower().replace(" ", "_"),
+            "message": message,
+            "request_id": request_id,
+        }
+        return LocalResponse(status, orjson.dumps(payload), _JSON, headers, close)
+    body = (
+        "<!doctype html><html><head><meta charset=utf-8>"
+        f"<title>{status} {escape(phrase)}</title></head><body>"
+        f"<h1>{status} {escape(phrase)}</h1><p>{escape(message)}</p>"
+        f"<p><small>Request id: <code>{escape(request_id)}</code></small></p>"
+        "</body></html>\n"
+    ).encode()
+    return LocalResponse(status, body, b"text/html; charset=utf-8", headers, close)
+
+
+def decision_response(decision: Decision, *, request_id: str, accept: bytes) -> LocalResponse:
+    """The one place a denial becomes a response."""
+    if decision.reason is Reason.UNAUTHENTICATED:
+        return error_response(
+            401,
+            "Sign-in is required for this resource.",
+            request_id=request_id,
+            accept=accept,
+            code="unauthenticated",
+        )
+    return error_response(
+        403,
+        "You are not allowed to access this resource.",
+        request_id=request_id,
+        accept=accept,
+        code=decision.reason.value,
+    )
+
+
+def serialize(
+    response: LocalResponse, *, request_id: str, keep_alive: bool, head_only: bool
+) -> bytes:
+    """The whole response as bytes, ready for one write."""
+    lines = [
+        b"HTTP/1.1 %d %s\r\n" % (response.status, HTTPStatus(response.status).phrase.encode()),
+        b"Content-Type: " + response.content_type + b"\r\n",
+        b"Content-Length: %d\r\n" % len(response.body),
+        b"Cache-Control: no-store\r\n",
+        b"X-Content-Type-Options: nosniff\r\n",
+        b"X-Request-Id: " + request_id.encode() + b"\r\n",
+    ]
+    lines.extend(name + b": " + value + b"\r\n" for name, value in response.headers)
+    lines.append(b"Connection: keep-alive\r\n\r\n" if keep_alive else b"Connection: close\r\n\r\n")
+    if not head_only:
+        lines.append(response.body)
+    return b"".join(lines)
