@@ -1,27 +1,91 @@
-"""The ``portcullis`` command: thin, ``main(argv) -> exit code``."""
+"""The ``portcullis`` command: thin, ``main(argv) -> exit code``, tested in-process.
+
+Commands: ``serve`` runs the proxy, ``check`` validates a configuration file and
+prints every problem with its key path, ``schema`` prints the configuration's
+JSON Schema for editors. Exit status: see :class:`ExitStatus`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from enum import IntEnum
 
-from portcullis.config import ConfigError, load_config
+from portcullis import __version__
+from portcullis.config import Config, ConfigError, load_config
+
+__all__ = ["ExitStatus", "main"]
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class ExitStatus(IntEnum):
+    """What ``portcullis`` exits with."""
+
+    OK = 0
+    ERROR = 1  # the proxy stopped because of an error (returned by the runtime)
+    USAGE_OR_CONFIG = 2  # a bad command line or an unusable configuration
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="portcullis")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the proxy")
-    serve.add_argument("-c", "--config", required=True)
-    serve.add_argument("--workers", type=int, default=None)
-    args = parser.parse_args(argv)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else ExitStatus.USAGE_OR_CONFIG
+    if args.command == "schema":
+        return _schema()
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return 2
-    from portcullis.runtime import serve as run_server
+        if args.command == "check":
+            count = len(exc.problems)
+            print(f"{args.config}: {count} problem{'s' * (count != 1)}", file=sys.stderr)
+        return ExitStatus.USAGE_OR_CONFIG
+    if args.command == "check":
+        count = len(config.routes)
+        print(f"{args.config}: OK ({count} route{'s' * (count != 1)})")
+        return ExitStatus.OK
+    # Lazy: check and schema stay fast and need none of the event-loop machinery.
+    from portcullis.runtime import serve as run_server  # noqa: PLC0415
 
     return run_server(config, workers=args.workers)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portcullis", description="Identity-aware reverse proxy.")
+    parser.add_argument("--version", action="version", version=f"portcullis {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the proxy")
+    serve.add_argument("-c", "--config", required=True, metavar="FILE", help="YAML config file")
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="worker processes (overrides server.workers)",
+    )
+    check = sub.add_parser("check", help="validate a config file and list every problem")
+    check.add_argument("-c", "--config", required=True, metavar="FILE", help="YAML config file")
+    sub.add_parser("schema", help="print the config file's JSON Schema (for editors)")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _schema() -> int:
+    schema = {"$schema": JSON_SCHEMA_DIALECT, **Config.model_json_schema()}
+    print(json.dumps(schema, indent=2))
+    return ExitStatus.OK

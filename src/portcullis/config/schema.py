@@ -11,10 +11,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
+
+from portcullis.secret import Secret
 
 __all__ = [
     "Config",
@@ -22,6 +33,8 @@ __all__ = [
     "Listen",
     "LogSettings",
     "Route",
+    "SecretSource",
+    "SecretSources",
     "Server",
     "Timeouts",
     "TlsFiles",
@@ -44,9 +57,7 @@ def _check_host_pattern(value: str) -> str:
         try:
             ipaddress.ip_address(name.strip("[]"))
         except ValueError:
-            raise ValueError(
-                f"{value!r} is not a host name, '*' or '*.domain' pattern"
-            ) from None
+            raise ValueError(f"{value!r} is not a host name, '*' or '*.domain' pattern") from None
     return name
 
 
@@ -54,7 +65,9 @@ def _check_path_prefix(value: str) -> str:
     if not value.startswith("/"):
         raise ValueError("a path prefix must start with '/'")
     if any(c in value for c in "?#\\ \t\r\n") or "//" in value or "/./" in value or "/../" in value:
-        raise ValueError("a path prefix must be a normalized path without query, fragment or spaces")
+        raise ValueError(
+            "a path prefix must be a normalized path without query, fragment or spaces"
+        )
     return value
 
 
@@ -82,11 +95,38 @@ def _check_cidr(value: str) -> str:
         raise ValueError(f"{value!r} is not an IP address or CIDR block") from None
 
 
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_env_name(value: str) -> str:
+    if not _ENV_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name (letters, digits and '_')")
+    return value
+
+
+def _to_secret(value: object) -> Secret[str]:
+    """Wrap an inline secret at once, so no repr or error message shows it."""
+    if isinstance(value, Secret) and isinstance(value.reveal(), str):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if not value:
+        raise ValueError("must not be empty")
+    return Secret(value)
+
+
 HostPattern = Annotated[str, AfterValidator(_check_host_pattern)]
 PathPrefix = Annotated[str, AfterValidator(_check_path_prefix)]
 UpstreamUrl = Annotated[str, AfterValidator(_check_upstream)]
 Cidr = Annotated[str, AfterValidator(_check_cidr)]
 Seconds = Annotated[float, Field(gt=0, le=86400)]
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+InlineSecret = Annotated[
+    Secret[str],
+    PlainValidator(_to_secret),
+    PlainSerializer(lambda _: "**********", return_type=str),
+    WithJsonSchema({"type": "string", "minLength": 1, "writeOnly": True}),
+]
 
 
 class _Model(BaseModel):
@@ -139,7 +179,8 @@ class UpstreamTimeouts(_Model):
 
     connect: Seconds = Field(5.0, description="TCP (and TLS) connect; exceeded: 504.")
     response: Seconds = Field(
-        60.0, description="Longest silence from the upstream while a response is due; exceeded: 504."
+        60.0,
+        description="Longest silence from the upstream while a response is due; exceeded: 504.",
     )
     idle: Seconds = Field(30.0, description="Pooled connections idle longer are closed.")
 
@@ -156,7 +197,7 @@ class Route(_Model):
         "until an identity provider is configured (fail closed).",
     )
     preserve_host: bool = Field(True, description="Forward the client's Host header unchanged.")
-    timeouts: UpstreamTimeouts = Field(default_factory=UpstreamTimeouts)  # type: ignore[arg-type]
+    timeouts: UpstreamTimeouts = Field(default_factory=UpstreamTimeouts)
     tls_verify: bool = Field(True, description="Verify an https upstream's certificate.")
     tls_ca_file: str | None = Field(None, description="CA bundle for an https upstream.")
 
@@ -165,8 +206,8 @@ class Server(_Model):
     """Process-level settings."""
 
     workers: int = Field(1, ge=1, le=256, description="Worker processes sharing the port.")
-    limits: Limits = Field(default_factory=Limits)  # type: ignore[arg-type]
-    timeouts: Timeouts = Field(default_factory=Timeouts)  # type: ignore[arg-type]
+    limits: Limits = Field(default_factory=Limits)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
     pool_max_idle: int = Field(
         64, ge=0, le=10000, description="Idle keep-alive connections kept per upstream origin."
     )
@@ -183,7 +224,41 @@ class LogSettings(_Model):
 class Config(_Model):
     """A whole Portcullis configuration file."""
 
-    listen: Listen = Field(default_factory=Listen)  # type: ignore[arg-type]
-    server: Server = Field(default_factory=Server)  # type: ignore[arg-type]
-    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    listen: Listen = Field(default_factory=Listen)
+    server: Server = Field(default_factory=Server)
+    log: LogSettings = Field(default_factory=LogSettings)
     routes: list[Route] = Field(min_length=1, description="Tried most specific first.")
+
+
+class SecretSource(_Model):
+    """Where one secret comes from: exactly one of ``value``, ``env`` or ``file``.
+
+    Loading resolves it into a :class:`portcullis.secret.Secret` with
+    :func:`portcullis.config.load.resolve_secret`; validation never reads it.
+    """
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    value: InlineSecret | None = Field(
+        None, description="The secret itself (discouraged: it ends up in backups and diffs)."
+    )
+    env: EnvName | None = Field(None, description="Environment variable holding the secret.")
+    file: Annotated[str, Field(min_length=1)] | None = Field(
+        None,
+        description="File holding the secret; one trailing newline is dropped. "
+        "Relative to the configuration file.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> Self:
+        given = [name for name in ("value", "env", "file") if getattr(self, name) is not None]
+        if not given:
+            raise ValueError("give exactly one of 'value', 'env' or 'file'")
+        if len(given) > 1:
+            found = " and ".join(repr(name) for name in given)
+            raise ValueError(f"give only one of 'value', 'env' or 'file', not {found}")
+        return self
+
+
+SecretSources = Annotated[list[SecretSource], Field(min_length=1)]
+"""Several secrets for rotation: the first signs or encrypts, every one verifies or decrypts."""

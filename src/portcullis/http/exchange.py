@@ -41,6 +41,14 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _NO_BODY_STATUS = frozenset({204, 304})
+_CONNECTION_PLAIN = frozenset({b"keep-alive", b"close"})
+_R_CONTENT_LENGTH, _R_TRANSFER_ENCODING, _R_CONNECTION, _R_DROP = 1, 2, 3, 4
+_RESPONSE_FIELDS: dict[bytes, int] = {name: _R_DROP for name in HOP_BY_HOP} | {
+    b"content-length": _R_CONTENT_LENGTH,
+    b"transfer-encoding": _R_TRANSFER_ENCODING,
+    b"connection": _R_CONNECTION,
+    b"x-request-id": _R_DROP,
+}
 
 
 class Exchange:
@@ -51,6 +59,7 @@ class Exchange:
         "_out",
         "_request_head",
         "_retried",
+        "_switch_head",
         "_until_close",
         "_upstream_keep_alive",
         "client",
@@ -79,6 +88,7 @@ class Exchange:
         self._close_after = False
         self._upstream_keep_alive = False
         self._retried = False
+        self._switch_head = b""
         self._until_close = False
 
     # starting -----------------------------------------------------------------------------------
@@ -223,6 +233,7 @@ class Exchange:
     ) -> None:
         if status == 101:
             self.status = 101
+            self._switch_head = _status_line(status, reason) + _filter_response_headers(headers)
             return
         # 100 Continue is Portcullis' own business with the client; other 1xx pass to 1.1 clients.
         if status != 100 and self.head.version == "1.1":
@@ -232,14 +243,13 @@ class Exchange:
 
     def upstream_upgraded(self) -> bool:
         """The upstream switched protocols: tunnel bytes both ways from now on."""
-        if self.status != 101 or self.head.upgrade is None:
+        upgrade = self.head.upgrade
+        if self.status != 101 or upgrade is None:
             self.upstream_failed(self.upstream, 502, "The upstream switched protocols unasked.")
             return False
         self.response_started = True
         self._out.append(
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "
-            + self.head.upgrade
-            + b"\r\n\r\n"
+            self._switch_head + b"Connection: Upgrade\r\nUpgrade: " + upgrade + b"\r\n\r\n"
         )
         self.flush()
         self.client.start_tunnel(self)
@@ -262,18 +272,17 @@ class Exchange:
         has_length = chunked = False
         connection_values: list[bytes] | None = None
         for name, value in headers:
-            lname = name.lower()
-            if lname in HOP_BY_HOP:
-                if lname == b"transfer-encoding":
-                    chunked = True
-                elif lname == b"connection":
-                    connection_values = (connection_values or []) + [value]
-                continue
-            if lname == b"content-length":
+            kind = _RESPONSE_FIELDS.get(name.lower())
+            if kind is None:
+                parts += (name, b": ", value, b"\r\n")
+            elif kind == _R_CONTENT_LENGTH:
                 has_length = True
-            elif lname == b"x-request-id":
-                continue
-            parts += (name, b": ", value, b"\r\n")
+                parts += (name, b": ", value, b"\r\n")
+            elif kind == _R_TRANSFER_ENCODING:
+                chunked = True
+            elif kind == _R_CONNECTION and value.lower() not in _CONNECTION_PLAIN:
+                connection_values = (connection_values or []) + [value]
+            # _R_DROP: hop-by-hop, or an X-Request-Id that Portcullis sets itself
         if connection_values is not None:
             parts = _drop_listed(parts, connection_values)
         no_body = head.method == "HEAD" or status in _NO_BODY_STATUS
@@ -285,8 +294,6 @@ class Exchange:
                 parts.append(b"Transfer-Encoding: chunked\r\n")
             else:
                 self._close_after = True
-        if head.upgrade is not None:
-            self._close_after = True  # the client's parser stopped at the upgrade request
         parts += (b"X-Request-Id: ", head.request_id.encode(), b"\r\n")
         keep_alive_out = head.keep_alive and not self._close_after and not client.server.draining
         if not keep_alive_out:
@@ -456,7 +463,6 @@ class Exchange:
             head.keep_alive
             and self.request_done
             and not response.close
-            and head.upgrade is None
             and not self.client.server.draining
         )
         self._out.append(

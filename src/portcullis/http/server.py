@@ -52,6 +52,22 @@ _PAUSE_BACKPRESSURE = 4  # the upstream's write buffer is full
 _PAUSE_STOPPED = 8  # no more requests on this connection
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
+_CONNECTION_OPTIONS = frozenset({b"close", b"keep-alive", b"upgrade"})
+
+# Request fields that need more than "forward as is" (lower-case name -> kind).
+_F_HOST, _F_ACCEPT, _F_CONTENT_LENGTH, _F_TRANSFER_ENCODING = 1, 2, 3, 4
+_F_CONNECTION, _F_UPGRADE, _F_EXPECT, _F_HOP = 5, 6, 7, 8
+_REQUEST_FIELDS: dict[bytes, int] = {name: _F_HOP for name in HOP_BY_HOP} | {
+    b"host": _F_HOST,
+    b"accept": _F_ACCEPT,
+    b"content-length": _F_CONTENT_LENGTH,
+    b"transfer-encoding": _F_TRANSFER_ENCODING,
+    b"connection": _F_CONNECTION,
+    b"upgrade": _F_UPGRADE,
+    b"expect": _F_EXPECT,
+}
+_SPOOFABLE_PREFIXES = (b"x-forwarded-", b"x-portcullis-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +104,7 @@ class ClientConnection(asyncio.Protocol):
         self.deadline = 0.0
         self._client_ip = ""
         self._trusted = False
+        self._forwarded: tuple[tuple[bytes, bytes], ...] = ()
         self._parser = httptools.HttpRequestParser(self)
         self._paused = 0
         self._active: Exchange | None = None
@@ -111,6 +128,10 @@ class ClientConnection(asyncio.Protocol):
         self._client_ip = peer[0] if isinstance(peer, tuple) else "unix"
         state = server.state
         self._trusted = bool(state.trusted) and self._client_ip in state.trusted
+        self._forwarded = (
+            (b"X-Forwarded-For", self._client_ip.encode()),
+            (b"X-Forwarded-Proto", state.scheme.encode()),
+        )
         transport.set_write_buffer_limits(high=256 * 1024)
         if len(server.connections) >= state.limits.max_connections or server.draining:
             log.warning(
@@ -256,13 +277,12 @@ class ClientConnection(asyncio.Protocol):
     def _build_head(self) -> RequestHead:
         parser = self._parser
         version = parser.get_http_version()
-        if version not in ("1.1", "1.0"):
+        if version not in {"1.1", "1.0"}:
             raise _Reject(505, "Only HTTP/1.0 and HTTP/1.1 are supported.")
-        method = parser.get_method().decode("latin-1")
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("latin-1")
         if method == "CONNECT":
             raise _Reject(405, "CONNECT is not supported by a reverse proxy.")
-        server = self.server
-        trusted = self._trusted
         keep: list[tuple[bytes, bytes]] = []
         authority: bytes | None = None
         hosts = 0
@@ -270,53 +290,64 @@ class ClientConnection(asyncio.Protocol):
         chunked = False
         expect = upgrade = None
         accept = b""
-        conn_values: list[bytes] = []
+        conn_values: list[bytes] | None = None
         forwarded: dict[bytes, list[bytes]] | None = None
         for name, value in self._headers:
             lname = name.lower()
-            if lname == b"host":
-                hosts += 1
-                authority = value.strip()
-            elif lname == b"content-length":
-                content_length = int(value)
-            elif lname in HOP_BY_HOP:
-                if lname == b"transfer-encoding":
-                    if value.strip().lower() != b"chunked":
-                        raise _Reject(501, "Only the chunked transfer coding is supported.")
-                    chunked = True
-                elif lname == b"connection":
-                    conn_values.append(value)
-                elif lname == b"upgrade":
-                    upgrade = value.strip()
-            elif lname == b"expect":
-                expect = value.strip().lower()
-            else:
+            kind = _REQUEST_FIELDS.get(lname)
+            if kind is None:
                 if b"_" in lname:
                     lname = canonical(lname)
-                if is_spoofable(lname):
-                    if trusted and lname in TRUSTED_FORWARDING:
+                if lname.startswith(_SPOOFABLE_PREFIXES) or is_spoofable(lname):
+                    if self._trusted and lname in TRUSTED_FORWARDING:
                         if forwarded is None:
                             forwarded = {}
                         forwarded.setdefault(lname, []).append(value.strip())
                     continue
-                if lname == b"accept":
-                    accept = value
                 keep.append((name, value.strip()))
-        if conn_values:
-            listed = connection_tokens(conn_values) - {b"close", b"keep-alive", b"upgrade"}
+            elif kind == _F_HOST:
+                hosts += 1
+                authority = value.strip()
+            elif kind == _F_ACCEPT:
+                accept = value
+                keep.append((name, value))
+            elif kind == _F_CONTENT_LENGTH:
+                content_length = int(value)
+            elif kind == _F_TRANSFER_ENCODING:
+                if value.strip().lower() != b"chunked":
+                    raise _Reject(501, "Only the chunked transfer coding is supported.")
+                chunked = True
+            elif kind == _F_CONNECTION:
+                if conn_values is None:
+                    conn_values = []
+                conn_values.append(value)
+            elif kind == _F_UPGRADE:
+                upgrade = value.strip()
+            elif kind == _F_EXPECT:
+                expect = value.strip().lower()
+            # _F_HOP: other hop-by-hop fields are dropped
+        if conn_values is not None:
+            listed = connection_tokens(conn_values) - _CONNECTION_OPTIONS
             if listed:
                 keep = [(n, v) for n, v in keep if canonical(n) not in listed]
         url = self._url
-        fragment = url.find(b"#")
-        if fragment >= 0:
-            url = url[:fragment]
-        if not url.startswith(b"/"):
+        if b"#" in url:
+            url = url[: url.find(b"#")]
+        if url[:1] != b"/":
             url, authority, hosts = self._absolute_form(url, authority, hosts)
-        if version == "1.1" and hosts != 1:
+        if hosts != 1 and (hosts > 1 or version == "1.1"):
             raise _Reject(400, "An HTTP/1.1 request needs exactly one Host header.")
-        if hosts > 1:
-            raise _Reject(400, "More than one Host header.")
-        host = _host_name(authority) if authority else ""
+        if chunked and version == "1.0":
+            raise _Reject(400, "Transfer-Encoding is not allowed in HTTP/1.0 (RFC 9112 6.1).")
+        server = self.server
+        if authority:
+            host = server.host_names.get(authority)
+            if host is None:
+                host = _host_name(authority)
+                if len(server.host_names) < 1024:
+                    server.host_names[authority] = host
+        else:
+            host = ""
         path, sep, query = url.partition(b"?")
         try:
             normalized = normalize_path(path.decode("latin-1"))
@@ -331,29 +362,32 @@ class ClientConnection(asyncio.Protocol):
             b"websocket" not in upgrade.lower() or method != "GET" or not parser.should_upgrade()
         ):
             upgrade = None  # only WebSocket upgrades are tunnelled (no h2c smuggling)
-        request_id = ""
-        if forwarded is not None:
-            request_id = self._trusted_request_id(forwarded)
-        if not request_id:
+        if forwarded is None:
             request_id = server.next_request_id()
-        keep += self._forwarding_headers(forwarded, authority, request_id)
+            keep += self._forwarded
+            if authority:
+                keep.append((b"X-Forwarded-Host", authority))
+        else:
+            request_id = self._trusted_request_id(forwarded) or server.next_request_id()
+            keep += self._forwarding_headers(forwarded, authority)
+        keep.append((b"X-Request-Id", request_id.encode()))
         return RequestHead(
-            method=method,
-            path=normalized,
-            query=sep + query,
-            version=version,
-            host=host,
-            authority=authority or b"",
-            headers=keep,
-            client_ip=self._client_ip,
-            scheme=server.state.scheme,
-            request_id=request_id,
-            keep_alive=parser.should_keep_alive(),
-            chunked=chunked,
-            content_length=content_length,
-            expect_continue=expect_continue,
-            upgrade=upgrade,
-            accept=accept,
+            method,
+            normalized,
+            sep + query,
+            version,
+            host,
+            authority or b"",
+            keep,
+            self._client_ip,
+            server.state.scheme,
+            request_id,
+            parser.should_keep_alive(),
+            chunked,
+            content_length,
+            expect_continue,
+            upgrade,
+            accept,
         )
 
     @staticmethod
@@ -379,21 +413,18 @@ class ClientConnection(asyncio.Protocol):
         return ""
 
     def _forwarding_headers(
-        self, forwarded: dict[bytes, list[bytes]] | None, authority: bytes | None, request_id: str
+        self, forwarded: dict[bytes, list[bytes]], authority: bytes | None
     ) -> list[tuple[bytes, bytes]]:
+        """X-Forwarded-* from a trusted proxy, extended with this hop."""
         client = self._client_ip.encode()
-        proto = self.server.state.scheme.encode()
-        host = authority or b""
-        if forwarded is not None:
-            chain = forwarded.get(b"x-forwarded-for")
-            if chain:
-                client = b", ".join(chain) + b", " + client
-            proto = (forwarded.get(b"x-forwarded-proto") or [proto])[0]
-            host = (forwarded.get(b"x-forwarded-host") or [host])[0]
+        chain = forwarded.get(b"x-forwarded-for")
+        if chain:
+            client = b", ".join(chain) + b", " + client
+        proto = (forwarded.get(b"x-forwarded-proto") or [self.server.state.scheme.encode()])[0]
+        host = (forwarded.get(b"x-forwarded-host") or [authority or b""])[0]
         headers = [(b"X-Forwarded-For", client), (b"X-Forwarded-Proto", proto)]
         if host:
             headers.append((b"X-Forwarded-Host", host))
-        headers.append((b"X-Request-Id", request_id.encode()))
         return headers
 
     # flow control -----------------------------------------------------------------------------
@@ -469,8 +500,11 @@ class ClientConnection(asyncio.Protocol):
         if exchange is not self._active:
             return
         self._active = None
-        if not keep_alive or server.draining or self._upgrade_buffer is not None:
+        if not keep_alive or server.draining:
             self.close()
+            return
+        if self._upgrade_buffer is not None:
+            self._resume_after_refused_upgrade()
             return
         if self._pipeline:
             server.loop.call_soon(self._start_next)
@@ -480,6 +514,16 @@ class ClientConnection(asyncio.Protocol):
             return
         self.deadline = server.loop.time() + server.state.timeouts.keepalive
         self._resume(_PAUSE_PIPELINE)
+
+    def _resume_after_refused_upgrade(self) -> None:
+        """The upgrade was answered without 101: carry on with HTTP on a fresh parser."""
+        pending = b"".join(self._upgrade_buffer or ())
+        self._upgrade_buffer = None
+        self._parser = httptools.HttpRequestParser(self)
+        self.deadline = self.server.loop.time() + self.server.state.timeouts.keepalive
+        self._resume(_PAUSE_STOPPED | _PAUSE_PIPELINE)
+        if pending:
+            self.data_received(pending)
 
     def _start_next(self) -> None:
         if self.closed or self._active is not None or not self._pipeline:
@@ -602,6 +646,7 @@ class ProxyServer:
         self._ids = count(1)
         self._id_prefix = request_id_prefix()
         self._tasks: set[asyncio.Future[Any]] = set()
+        self.host_names: dict[bytes, str] = {}
         self._idle = asyncio.Event()
         self._sweeper: asyncio.TimerHandle | None = None
         self._tick = 0.25

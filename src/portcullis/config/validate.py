@@ -1,0 +1,273 @@
+"""Pure validation: raw data in, a :class:`Config` or *every* problem out.
+
+No files, no environment, no clock: :func:`validate` takes what the YAML parser
+produced and either returns a frozen :class:`Config` or raises
+:class:`ConfigError` listing each :class:`Problem` as ``key.path: message``,
+e.g. ``routes[1].upstream: not an http(s) URL``.
+
+Two kinds of checks run:
+
+* the schema's (types, ranges, unknown keys, the validators in
+  :mod:`portcullis.config.schema`), with pydantic's messages rewritten for
+  people who edit YAML;
+* checks that span several fields (two routes for the same host and path).
+  They run on every route that is valid by itself, even when other parts of
+  the file are not, so one run reports everything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from portcullis.config.schema import Config, Route
+
+__all__ = [
+    "ROOT",
+    "ConfigError",
+    "Problem",
+    "describe_type",
+    "format_path",
+    "problems_from",
+    "validate",
+    "validate_as",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+ROOT = "(top level)"
+"""The key path of the document itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a configuration, at one key path."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; ``problems`` lists every :class:`Problem`."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def validate(data: object) -> Config:
+    """Check ``data`` (parsed YAML) against the schema and across fields."""
+    problems: list[Problem] = []
+    config: Config | None = None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from(exc, Config))
+    routes = list(enumerate(config.routes)) if config else _valid_routes(data)
+    problems.extend(_route_problems(routes))
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def validate_as(model: type[M], data: object, *, path: str = "") -> M:
+    """Validate ``data`` as ``model`` (found at key ``path``), with the same messages."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, model, prefix=path)) from None
+
+
+def problems_from(
+    error: ValidationError, model: type[BaseModel], *, prefix: str = ""
+) -> list[Problem]:
+    """Rewrite pydantic's errors for ``model`` as problems with key paths."""
+    problems = []
+    for detail in error.errors():
+        loc = detail["loc"]
+        path = format_path(loc, prefix=prefix)
+        problems.append(Problem(path, _message(detail, model)))
+    return problems
+
+
+def format_path(loc: Sequence[int | str], *, prefix: str = "") -> str:
+    """``("routes", 1, "upstream")`` → ``routes[1].upstream``; ``()`` → :data:`ROOT`."""
+    out = prefix
+    for part in loc:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or ROOT
+
+
+def describe_type(value: object) -> str:
+    """What kind of YAML value this is, without showing the value itself."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str | bytes):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+_BOUNDS = {
+    "greater_than": ("gt", "must be greater than"),
+    "greater_than_equal": ("ge", "must be at least"),
+    "less_than": ("lt", "must be less than"),
+    "less_than_equal": ("le", "must be at most"),
+}
+
+
+def _message(detail: ErrorDetails, model: type[BaseModel]) -> str:
+    kind = detail["type"]
+    ctx: dict[str, Any] = dict(detail.get("ctx") or {})
+    value = detail["input"]
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return _unknown_key(detail["loc"], model)
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {describe_type(value)}"
+    if kind in _BOUNDS:
+        key, text = _BOUNDS[kind]
+        return f"{text} {_number(ctx[key])}, got {_number(value)}"
+    if kind == "literal_error":
+        got = repr(value) if isinstance(value, str) else describe_type(value)
+        return f"expected {ctx['expected']}, got {got}"
+    if kind in ("too_short", "string_too_short"):
+        size = int(ctx["min_length"])
+        if size == 1:
+            return "must not be empty"
+        unit = "items" if kind == "too_short" else "characters"
+        return f"needs at least {size} {unit}"
+    if kind in ("too_long", "string_too_long"):
+        unit = "items" if kind == "too_long" else "characters"
+        return f"allows at most {int(ctx['max_length'])} {unit}"
+    return detail["msg"]
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return describe_type(value)
+
+
+def _unknown_key(loc: tuple[int | str, ...], model: type[BaseModel]) -> str:
+    key = str(loc[-1]) if loc else ""
+    known = _keys_at(model, loc[:-1])
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys the model nested at ``loc`` accepts (for suggestions)."""
+    current: object = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int) and not isinstance(part, bool):
+            if get_origin(current) not in (list, tuple):
+                return []
+            current = get_args(current)[0]
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _unwrap(annotation: object) -> object:
+    """Strip ``Annotated[...]`` and ``X | None`` down to ``X``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
+
+
+def _valid_routes(data: object) -> list[tuple[int, Route]]:
+    """The routes that are valid on their own, when the whole file is not."""
+    routes = data.get("routes") if isinstance(data, Mapping) else None
+    if not isinstance(routes, list):
+        return []
+    valid = []
+    for index, item in enumerate(routes):
+        try:
+            valid.append((index, Route.model_validate(item)))
+        except ValidationError:
+            continue
+    return valid
+
+
+def _route_problems(routes: Iterable[tuple[int, Route]]) -> list[Problem]:
+    problems = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, route in routes:
+        where = f"routes[{index}]"
+        # '/api/' and '/api' match the same requests (segment boundary).
+        first = seen.setdefault((route.host, route.path.rstrip("/") or "/"), index)
+        if first != index:
+            problems.append(
+                Problem(
+                    where,
+                    f"duplicates routes[{first}] (host {route.host!r}, path {route.path!r})",
+                )
+            )
+        if route.tls_ca_file is not None:
+            if urlsplit(route.upstream).scheme != "https":
+                problems.append(Problem(f"{where}.tls_ca_file", "only used with an https upstream"))
+            elif not route.tls_verify:
+                problems.append(
+                    Problem(f"{where}.tls_ca_file", "has no effect with tls_verify: false")
+                )
+    return problems

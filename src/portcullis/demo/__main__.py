@@ -1,0 +1,5 @@
+import sys
+
+from portcullis.demo.run import main
+
+sys.exit(main())
