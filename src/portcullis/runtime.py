@@ -20,6 +20,7 @@ import uvloop
 
 from portcullis.config.schema import Config
 from portcullis.decision import Gate, RouteGate
+from portcullis.http.clock import CoarseClock
 from portcullis.http.headers import TrustedProxies
 from portcullis.http.server import ProxyServer, ProxyState
 from portcullis.http.upstream import UpstreamPools
@@ -33,10 +34,13 @@ log = logging.getLogger("portcullis")
 
 
 def build_state(
-    loop: asyncio.AbstractEventLoop, config: Config, gate: Gate | None = None
+    loop: asyncio.AbstractEventLoop,
+    clock: CoarseClock,
+    config: Config,
+    gate: Gate | None = None,
 ) -> ProxyState:
     """The immutable per-configuration state a worker serves with."""
-    pools = UpstreamPools(loop, config.server.pool_max_idle)
+    pools = UpstreamPools(loop, clock, config.server.pool_max_idle)
     return ProxyState(
         router=Router(config.routes, pools.for_route),
         pools=pools,
@@ -72,7 +76,8 @@ def _run_worker(config: Config, *, reuse_port: bool) -> int:
 
 async def _worker(config: Config, reuse_port: bool) -> int:
     loop = asyncio.get_running_loop()
-    server = ProxyServer(loop, build_state(loop, config))
+    clock = CoarseClock(loop)
+    server = ProxyServer(loop, build_state(loop, clock, config), clock)
     ssl_context = server_context(config.listen.tls) if config.listen.tls else None
     listener = await loop.create_server(
         server.protocol,

@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.state_dir.mkdir(parents=True, exist_ok=True)
     config_path = args.state_dir / "portcullis.yaml"
     config_path.write_text(yaml.safe_dump(demo_config(args.app_port, args.port), sort_keys=False))
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(signum, signal.default_int_handler)
     python = sys.executable
     processes: list[subprocess.Popen[bytes]] = []
     try:

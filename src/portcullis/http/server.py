@@ -23,6 +23,7 @@ import httptools
 from portcullis.config.schema import Limits, Timeouts
 from portcullis.control import ControlEndpoints
 from portcullis.decision import Gate
+from portcullis.http.clock import CoarseClock
 from portcullis.http.exchange import Exchange
 from portcullis.http.headers import (
     HOP_BY_HOP,
@@ -105,6 +106,7 @@ class ClientConnection(asyncio.Protocol):
         self._client_ip = ""
         self._trusted = False
         self._forwarded: tuple[tuple[bytes, bytes], ...] = ()
+        self._limits = server.state.limits
         self._parser = httptools.HttpRequestParser(self)
         self._paused = 0
         self._active: Exchange | None = None
@@ -127,6 +129,7 @@ class ClientConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self._client_ip = peer[0] if isinstance(peer, tuple) else "unix"
         state = server.state
+        self._limits = state.limits
         self._trusted = bool(state.trusted) and self._client_ip in state.trusted
         self._forwarded = (
             (b"X-Forwarded-For", self._client_ip.encode()),
@@ -147,7 +150,7 @@ class ClientConnection(asyncio.Protocol):
             self.closed = True
             return
         server.connections.add(self)
-        self.deadline = server.loop.time() + state.timeouts.header
+        self.deadline = server.clock.now + state.timeouts.header
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -157,7 +160,7 @@ class ClientConnection(asyncio.Protocol):
             self._upgrade_buffer.append(data)
             return
         if self._in_body:
-            self.deadline = self.server.loop.time() + self.server.state.timeouts.body
+            self.deadline = self.server.clock.now + self.server.state.timeouts.body
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -224,11 +227,11 @@ class ClientConnection(asyncio.Protocol):
         self._in_head = True
         self._head_seen = 0
         if self._active is None:
-            self.deadline = self.server.loop.time() + self.server.state.timeouts.header
+            self.deadline = self.server.clock.now + self.server.state.timeouts.header
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > self.server.state.limits.max_url_bytes:
+        if len(self._url) > self._limits.max_url_bytes:
             raise _Reject(414, "The request target is too long.")
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -237,7 +240,7 @@ class ClientConnection(asyncio.Protocol):
         headers = self._headers
         headers.append((name, value))
         self._header_bytes += len(name) + len(value) + 4
-        limits = self.server.state.limits
+        limits = self._limits
         if len(headers) > limits.max_header_count or self._header_bytes > limits.max_header_bytes:
             raise _Reject(431, "The request header fields are too large.")
 
@@ -249,7 +252,7 @@ class ClientConnection(asyncio.Protocol):
         self._parsing = exchange
         if head.has_body:
             self._in_body = True
-            self.deadline = self.server.loop.time() + self.server.state.timeouts.body
+            self.deadline = self.server.clock.now + self.server.state.timeouts.body
         if self._active is None:
             self._active = exchange
             if not head.has_body:
@@ -453,7 +456,7 @@ class ClientConnection(asyncio.Protocol):
     def resume_for_backpressure(self) -> None:
         self._resume(_PAUSE_BACKPRESSURE)
         if self._in_body:
-            self.deadline = self.server.loop.time() + self.server.state.timeouts.body
+            self.deadline = self.server.clock.now + self.server.state.timeouts.body
 
     def _stop_reading(self) -> None:
         self._pause(_PAUSE_STOPPED)
@@ -512,7 +515,7 @@ class ClientConnection(asyncio.Protocol):
         if self._eof:
             self.close()
             return
-        self.deadline = server.loop.time() + server.state.timeouts.keepalive
+        self.deadline = server.clock.now + server.state.timeouts.keepalive
         self._resume(_PAUSE_PIPELINE)
 
     def _resume_after_refused_upgrade(self) -> None:
@@ -520,7 +523,7 @@ class ClientConnection(asyncio.Protocol):
         pending = b"".join(self._upgrade_buffer or ())
         self._upgrade_buffer = None
         self._parser = httptools.HttpRequestParser(self)
-        self.deadline = self.server.loop.time() + self.server.state.timeouts.keepalive
+        self.deadline = self.server.clock.now + self.server.state.timeouts.keepalive
         self._resume(_PAUSE_STOPPED | _PAUSE_PIPELINE)
         if pending:
             self.data_received(pending)
@@ -636,9 +639,11 @@ class ProxyServer:
         self,
         loop: asyncio.AbstractEventLoop,
         state: ProxyState,
+        clock: CoarseClock | None = None,
         control: Callable[[RequestHead], LocalResponse] | None = None,
     ) -> None:
         self.loop = loop
+        self.clock = clock or CoarseClock(loop)
         self.state = state
         self.control = control or ControlEndpoints(lambda: self.draining)
         self.connections: set[ClientConnection] = set()
@@ -649,7 +654,6 @@ class ProxyServer:
         self.host_names: dict[bytes, str] = {}
         self._idle = asyncio.Event()
         self._sweeper: asyncio.TimerHandle | None = None
-        self._tick = 0.25
 
     def protocol(self) -> ClientConnection:
         return ClientConnection(self)
@@ -663,10 +667,10 @@ class ProxyServer:
         task.add_done_callback(self._tasks.discard)
 
     def start_sweeper(self) -> None:
-        self._sweeper = self.loop.call_later(self._tick, self._sweep)
+        self._sweeper = self.loop.call_later(self.clock.tick, self._sweep)
 
     def _sweep(self) -> None:
-        now = self.loop.time()
+        now = self.clock.refresh()
         for conn in [c for c in self.connections if c.deadline and c.deadline <= now]:
             try:
                 conn.on_deadline()
@@ -674,7 +678,7 @@ class ProxyServer:
                 log.exception("error while timing out a connection")
                 conn.abort()
         self.state.pools.sweep(now)
-        self._sweeper = self.loop.call_later(self._tick, self._sweep)
+        self._sweeper = self.loop.call_later(self.clock.tick, self._sweep)
 
     def connection_closed(self) -> None:
         if self.draining and not self.connections:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from portcullis.config.schema import Route
+from portcullis.http.clock import CoarseClock
 
 if TYPE_CHECKING:
     from portcullis.http.exchange import Exchange
@@ -25,12 +26,15 @@ __all__ = ["UpstreamConnection", "UpstreamPool", "UpstreamPools"]
 
 log = logging.getLogger("portcullis.upstream")
 
+_MAX_HEAD_BYTES = 64 * 1024  # a larger response head from an upstream is refused (502)
+
 
 class UpstreamConnection(asyncio.Protocol):
     """One TCP (or TLS) connection to an upstream origin."""
 
     __slots__ = (
         "_head_only",
+        "_head_seen",
         "_headers",
         "_interim",
         "_parser",
@@ -59,6 +63,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._interim = False
         self._trailers = False
         self._head_only = False
+        self._head_seen = -1  # bytes received while a response head is due; -1: not due
 
     # asyncio protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -76,7 +81,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.received = True
         if self.deadline:
-            self.deadline = self.pool.loop.time() + self.pool.response_timeout
+            self.deadline = self.pool.clock.now + self.pool.response_timeout
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -93,6 +98,12 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
             return
         if self.exchange is exchange:
+            if self._head_seen >= 0:
+                self._head_seen += len(data)
+                if self._head_seen > _MAX_HEAD_BYTES:
+                    log.warning("oversized response head from upstream %s", self.pool.origin)
+                    exchange.upstream_failed(self, 502, "The upstream sent an invalid response.")
+                    return
             exchange.flush()
 
     def eof_received(self) -> bool | None:
@@ -138,6 +149,7 @@ class UpstreamConnection(asyncio.Protocol):
             exchange.response_interim(status, self._reason, self._headers)
             return
         self._interim = False
+        self._head_seen = -1
         exchange.response_head(
             self, status, self._reason, self._headers, self._parser.should_keep_alive()
         )
@@ -166,12 +178,13 @@ class UpstreamConnection(asyncio.Protocol):
     def attach(self, exchange: Exchange, head_only: bool) -> None:
         self.exchange = exchange
         self.received = False
+        self._head_seen = 0
         self._head_only = head_only
         self.pool.busy.add(self)
 
     def arm(self) -> None:
         """The request is fully sent: the upstream now owes us a response."""
-        self.deadline = self.pool.loop.time() + self.pool.response_timeout
+        self.deadline = self.pool.clock.now + self.pool.response_timeout
 
     def close(self) -> None:
         self.deadline = 0.0
@@ -196,11 +209,13 @@ class UpstreamPool:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
+        clock: CoarseClock,
         route: Route,
         max_idle: int,
     ) -> None:
         parts = urlsplit(route.upstream)
         self.loop = loop
+        self.clock = clock
         self.origin = route.upstream
         self.host = parts.hostname or "localhost"
         self.secure = parts.scheme == "https"
@@ -252,7 +267,7 @@ class UpstreamPool:
         if len(self.idle) >= self.max_idle or conn.tunnel:
             conn.close()
             return
-        conn.deadline = self.loop.time() + self.idle_timeout
+        conn.deadline = self.clock.now + self.idle_timeout
         self.idle.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:
@@ -276,8 +291,9 @@ class UpstreamPool:
 class UpstreamPools:
     """One pool per distinct upstream origin and TLS setting, shared by routes."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_idle: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, clock: CoarseClock, max_idle: int) -> None:
         self._loop = loop
+        self._clock = clock
         self._max_idle = max_idle
         self._pools: dict[tuple[object, ...], UpstreamPool] = {}
 
@@ -285,7 +301,7 @@ class UpstreamPools:
         key = (route.upstream, route.tls_verify, route.tls_ca_file, route.timeouts)
         pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[key] = UpstreamPool(self._loop, route, self._max_idle)
+            pool = self._pools[key] = UpstreamPool(self._loop, self._clock, route, self._max_idle)
         return pool
 
     def sweep(self, now: float) -> None:
