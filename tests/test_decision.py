@@ -23,8 +23,9 @@ def test_non_public_route_denies_unauthenticated() -> None:
 
 def test_denials_map_to_status_in_one_place() -> None:
     unauth = decision_response(Decision(False, Reason.UNAUTHENTICATED), request_id="r1", accept=b"")
-    forbidden = decision_response(Decision(False, Reason.FORBIDDEN), request_id="r2",
-                                  accept=b"application/json")
+    forbidden = decision_response(
+        Decision(False, Reason.FORBIDDEN), request_id="r2", accept=b"application/json"
+    )
     assert unauth.status == 401 and b"r1" in unauth.body
     assert forbidden.status == 403
     assert forbidden.content_type == b"application/json"

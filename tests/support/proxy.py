@@ -82,7 +82,9 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def run_proxy(config: dict[str, Any], tmp_path: Path, *, args: tuple[str, ...] = ()) -> Iterator[Proxy]:
+def run_proxy(
+    config: dict[str, Any], tmp_path: Path, *, args: tuple[str, ...] = ()
+) -> Iterator[Proxy]:
     """Start Portcullis with ``config`` (listen port filled in when absent)."""
     config = dict(config)
     listen = dict(config.get("listen", {}))

@@ -1,0 +1,43 @@
+# Portcullis developer tasks. CI runs `.ci/run`, which runs `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv system-deps lint test demo bench clean
+
+help:
+	@echo "make venv    create $(VENV) and install portcullis[test] (editable)"
+	@echo "make test    system packages, lint, type check, full pytest suite"
+	@echo "make lint    ruff check, ruff format --check, mypy"
+	@echo "make demo    sample app + Portcullis on http://127.0.0.1:4180 (Ctrl-C stops)"
+	@echo "make bench   wrk: direct Apache vs Portcullis -> Apache (bench/results/)"
+	@echo "make clean   remove caches and demo state (keeps $(VENV))"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q -e '.[test]'
+	touch $@
+
+# apache2 and wrk from Debian; installed when root, otherwise a clear failure.
+system-deps:
+	scripts/system-deps.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: system-deps lint
+	$(VENV)/bin/pytest -q
+
+demo: $(STAMP)
+	$(VENV)/bin/python -m portcullis.demo
+
+bench: system-deps $(STAMP)
+	$(VENV)/bin/python bench/run.py
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache build dist
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

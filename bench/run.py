@@ -1,0 +1,257 @@
+"""Benchmark Portcullis against the Apache it fronts, with wrk on loopback.
+
+    python bench/run.py [--duration 10] [--connections 32] [--case NAME ...]
+
+Every case is measured the same way: a short wrk warm-up, then
+``wrk -t2 -cN -dDs --latency`` on its URL. For cases that run Portcullis, its
+CPU time (utime+stime of the process and its children, from /proc) is read
+before and after the measured run and divided by the requests completed.
+Results go to bench/results/ as JSON and a markdown table (``latest.*`` and a
+timestamped copy) and are printed.
+
+To add a case, write a setup (a context manager taking the shared ``Env`` and
+yielding a ``Target``) and append a ``Case`` to ``CASES``. The first case is the
+baseline the others are compared with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.apache import Apache, run_apache  # noqa: E402
+from tests.support.proxy import run_proxy  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TARGETS = {"cpu_us_per_request": 30.0, "p99_added_ms": 1.0}
+
+
+@dataclass(frozen=True)
+class Env:
+    """What every case may use: the Apache upstream and a scratch directory."""
+
+    apache: Apache
+    tmp: Path
+
+
+@dataclass(frozen=True)
+class Target:
+    """What wrk hits, and the process (with children) whose CPU the case costs."""
+
+    url: str
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    description: str
+    setup: Callable[[Env], AbstractContextManager[Target]]
+
+
+@contextmanager
+def apache_direct(env: Env) -> Iterator[Target]:
+    yield Target(f"{env.apache.url}/1k.bin")
+
+
+@contextmanager
+def portcullis_public(env: Env) -> Iterator[Target]:
+    route = {"host": "*", "path": "/", "upstream": env.apache.url, "public": True}
+    with run_proxy({"routes": [route]}, env.tmp, args=("--workers", "1")) as proxy:
+        yield Target(f"{proxy.url}/1k.bin", proxy.process.pid)
+
+
+CASES = [
+    Case("apache-direct", "wrk -> Apache, static 1 KiB file", apache_direct),
+    Case(
+        "portcullis-public",
+        "wrk -> Portcullis (1 worker, public route) -> Apache",
+        portcullis_public,
+    ),
+]
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime+stime of ``pid`` and all its live descendants, in clock ticks."""
+    total = 0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_ticks(int(child))
+    except (OSError, ValueError):
+        pass  # the process went away mid-read
+    return total
+
+
+def _ms(value: str) -> float:
+    """A wrk duration (``812.00us``, ``1.23ms``, ``2.01s``) in milliseconds."""
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if value.endswith(unit):
+            return float(value.removesuffix(unit)) * scale
+    raise RuntimeError(f"unexpected wrk duration {value!r}")
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    def find(pattern: str) -> str:
+        match = re.search(pattern, output, re.MULTILINE)
+        if not match:
+            raise RuntimeError(f"unexpected wrk output (no {pattern!r}):\n{output}")
+        return match.group(1)
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "requests": int(find(r"(\d+) requests in")),
+        "requests_per_s": float(find(r"Requests/sec:\s+([\d.]+)")),
+        "p50_ms": round(_ms(find(r"^\s+50%\s+(\S+)$")), 3),
+        "p99_ms": round(_ms(find(r"^\s+99%\s+(\S+)$")), 3),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1).strip() if socket_errors else "",
+    }
+
+
+def wrk(url: str, connections: int, duration: float) -> str:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def check(case: Case, target: Target) -> None:
+    """One plain GET first: never benchmark fast errors."""
+    try:
+        with urllib.request.urlopen(target.url, timeout=10) as response:
+            status, size = response.status, len(response.read())
+    except OSError as exc:
+        raise RuntimeError(f"{case.name}: GET {target.url} failed: {exc!r}") from None
+    if status != 200 or size != 1024:
+        raise RuntimeError(f"{case.name}: GET {target.url} gave {status}, {size} bytes")
+
+
+def measure(case: Case, env: Env, args: argparse.Namespace) -> dict[str, Any]:
+    with case.setup(env) as target:
+        check(case, target)
+        wrk(target.url, args.connections, args.warmup)
+        ticks_before = cpu_ticks(target.pid) if target.pid else 0
+        output = wrk(target.url, args.connections, args.duration)
+        ticks = cpu_ticks(target.pid) - ticks_before if target.pid else 0
+    result = {"name": case.name, "description": case.description, **parse_wrk(output)}
+    if target.pid:
+        seconds = ticks / os.sysconf("SC_CLK_TCK")
+        result["cpu_us_per_request"] = round(seconds * 1e6 / max(result["requests"], 1), 2)
+    result["valid"] = result["non_2xx"] == 0 and not result["socket_errors"]
+    return result
+
+
+def compare(results: list[dict[str, Any]]) -> None:
+    base = results[0]
+    for result in results[1:]:
+        result["vs"] = base["name"]
+        result["requests_per_s_ratio"] = round(result["requests_per_s"] / base["requests_per_s"], 3)
+        result["p50_added_ms"] = round(result["p50_ms"] - base["p50_ms"], 3)
+        result["p99_added_ms"] = round(result["p99_ms"] - base["p99_ms"], 3)
+
+
+def _version(argv: list[str]) -> str:
+    run = subprocess.run(argv, capture_output=True, text=True, check=False)
+    lines = (run.stdout or run.stderr).splitlines()
+    return lines[0].strip() if lines else "?"
+
+
+def environment(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "apache": _version(["/usr/sbin/apache2", "-v"]).removeprefix("Server version: "),
+        "wrk": " ".join(_version(["wrk", "-v"]).split()[:2]),
+        "commit": _version(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
+        "wrk_args": f"-t2 -c{args.connections} -d{args.duration:g}s --latency",
+        "warmup_s": args.warmup,
+        "portcullis_workers": 1,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    rows = [
+        "| case | req/s | p50 ms | p99 ms | CPU µs/req | req/s ratio | p99 added ms | valid |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in report["results"]:
+        cpu = f"{r['cpu_us_per_request']:.1f}" if "cpu_us_per_request" in r else "-"
+        ratio = f"{r['requests_per_s_ratio']:.2f}" if "vs" in r else "-"
+        added = f"{r['p99_added_ms']:+.2f}" if "vs" in r else "-"
+        rows.append(
+            f"| {r['name']} | {r['requests_per_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+            f"| {cpu} | {ratio} | {added} | {'yes' if r['valid'] else 'NO'} |"
+        )
+    lines = [f"# Portcullis benchmark {report['timestamp']}", "", *rows, "", "Targets:"]
+    for r in report["results"]:
+        for key, limit in TARGETS.items():
+            if key in r:
+                verdict = "met" if r[key] <= limit else "MISSED"
+                lines.append(f"- {r['name']}: {key} = {r[key]:.2f} (target ≤ {limit:g}) {verdict}")
+    env = report["environment"]
+    lines += [
+        "",
+        f"{env['cpus']} CPUs, {env['apache']}, {env['wrk']}, wrk {env['wrk_args']}, "
+        f"commit {env['commit']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run.py")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per case")
+    parser.add_argument("--connections", type=int, default=32)
+    names = [case.name for case in CASES]
+    parser.add_argument("--case", action="append", choices=names, help="run only these (repeat)")
+    args = parser.parse_args(argv)
+    cases = [c for c in CASES if c.name == CASES[0].name or not args.case or c.name in args.case]
+    with (
+        tempfile.TemporaryDirectory(prefix="portcullis-bench-") as tmp,
+        run_apache(large_size=1 << 20) as apache,
+    ):
+        env = Env(apache, Path(tmp))
+        results = []
+        for case in cases:
+            print(f"running {case.name}: {case.description}", file=sys.stderr, flush=True)
+            results.append(measure(case, env, args))
+    compare(results)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "timestamp": stamp,
+        "environment": environment(args),
+        "targets": TARGETS,
+        "results": results,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = markdown(report)
+    for name in ("latest", stamp):
+        (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (RESULTS / f"{name}.md").write_text(text)
+    print(text)
+    print(f"written to {RESULTS}/latest.json and {RESULTS}/{stamp}.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Make sure the Debian packages the test suite and benchmark need are present.
+# As root: apt-get install what is missing. Otherwise: fail and say what to install.
+# Never skips: the e2e tests and the benchmark need a real apache2 and wrk.
+set -euo pipefail
+
+missing=()
+[ -x /usr/sbin/apache2 ] || missing+=(apache2)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$EUID" -ne 0 ]; then
+    echo "missing system packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
