@@ -111,7 +111,7 @@ class ClientConnection(asyncio.Protocol):
         self._paused = 0
         self._active: Exchange | None = None
         self._parsing: Exchange | None = None
-        self._pipeline: deque[Exchange] = deque()
+        self._pipeline: deque[Exchange | _FinalResponse] = deque()
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
@@ -532,6 +532,9 @@ class ClientConnection(asyncio.Protocol):
         if self.closed or self._active is not None or not self._pipeline:
             return
         exchange = self._pipeline.popleft()
+        if isinstance(exchange, _FinalResponse):
+            self._send_final(exchange.response)
+            return
         self._active = exchange
         if not self._pipeline:
             self._resume(_PAUSE_PIPELINE)
@@ -559,7 +562,7 @@ class ClientConnection(asyncio.Protocol):
             self._send_final(response)
         else:
             # Answer in order: after the requests already accepted.
-            self._pipeline.append(_FinalResponse(self, response))  # type: ignore[arg-type]
+            self._pipeline.append(_FinalResponse(response))
 
     def _send_final(self, response: LocalResponse) -> None:
         log.info("refused a request from %s with %d", self._client_ip, response.status)
@@ -598,18 +601,12 @@ class ClientConnection(asyncio.Protocol):
             self.close()
 
 
+@dataclass(slots=True)
 class _FinalResponse:
-    """A queued rejection: stands in the pipeline like an exchange so responses stay in order."""
+    """A queued rejection: waits in the pipeline so that responses stay in order."""
 
-    finished = False
-
-    def __init__(self, client: ClientConnection, response: LocalResponse) -> None:
-        self.client = client
-        self.response = response
-
-    def start(self) -> None:
-        self.finished = True
-        self.client._send_final(self.response)
+    response: LocalResponse
+    finished: bool = False
 
     def client_lost(self) -> None:
         self.finished = True
