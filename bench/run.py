@@ -3,7 +3,8 @@
     python bench/run.py [--duration 10] [--connections 32] [--case NAME ...]
 
 Every case is measured the same way: a short wrk warm-up, then
-``wrk -t2 -cN -dDs --latency`` on its URL. For cases that run Portcullis, its
+``wrk -t1 -cN -dDs --latency`` on its URL (one wrk thread: on a 2-core machine a second
+thread only competes with Apache and the proxy). For cases that run Portcullis, its
 CPU time (utime+stime of the process and its children, from /proc) is read
 before and after the measured run and divided by the requests completed.
 Results go to bench/results/ as JSON and a markdown table (``latest.*`` and a
@@ -130,7 +131,7 @@ def parse_wrk(output: str) -> dict[str, Any]:
 
 
 def wrk(url: str, connections: int, duration: float) -> str:
-    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
 
@@ -183,7 +184,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "apache": _version(["/usr/sbin/apache2", "-v"]).removeprefix("Server version: "),
         "wrk": " ".join(_version(["wrk", "-v"]).split()[:2]),
         "commit": _version(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
-        "wrk_args": f"-t2 -c{args.connections} -d{args.duration:g}s --latency",
+        "wrk_args": f"-t1 -c{args.connections} -d{args.duration:g}s --latency",
         "warmup_s": args.warmup,
         "portcullis_workers": 1,
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -186,22 +185,6 @@ def test_tls_files_are_checked(tmp_path: Path) -> None:
         "routes[0].tls_ca_file: cannot read '/nonexistent/ca.pem': No such file or directory",
         f"routes[1].tls_ca_file: cannot read '{tmp_path}/certs': Is a directory",
     ]
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_unreadable_tls_file(tmp_path: Path) -> None:
-    key = tmp_path / "key.pem"
-    key.write_text(PEM)
-    key.chmod(0)
-    (tmp_path / "cert.pem").write_text(PEM)
-    path = write(
-        tmp_path,
-        """
-        listen: {tls: {cert_file: cert.pem, key_file: key.pem}}
-        routes: [{upstream: "http://127.0.0.1:1"}]
-        """,
-    )
-    assert load_problems(path) == [f"listen.tls.key_file: cannot read '{key}': Permission denied"]
 
 
 def test_relative_paths_become_absolute_next_to_the_config(

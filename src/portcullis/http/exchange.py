@@ -324,7 +324,8 @@ class Exchange:
             conn.pool.busy.discard(conn)
             conn.exchange = None
             conn.close()
-        self._finish(not self._close_after and self.request_done)
+        self.finished = True
+        self.client.exchange_finished(self, not self._close_after and self.request_done)
 
     def flush(self) -> None:
         out = self._out
@@ -474,9 +475,6 @@ class Exchange:
             )
         )
         self.flush()
-        self._finish(keep_alive)
-
-    def _finish(self, keep_alive: bool) -> None:
         self.finished = True
         self.client.exchange_finished(self, keep_alive)
 

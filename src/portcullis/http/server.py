@@ -186,9 +186,6 @@ class ClientConnection(asyncio.Protocol):
                 else:
                     self._reject(431, "The request header fields are too large.")
                 return
-        active = self._active
-        if active is not None:
-            active.flush()
 
     def eof_received(self) -> bool | None:
         if self.tunnel is not None:
