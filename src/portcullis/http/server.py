@@ -513,7 +513,9 @@ class ClientConnection(asyncio.Protocol):
             self.close()
             return
         self.deadline = server.clock.now + server.state.timeouts.keepalive
-        self._resume(_PAUSE_PIPELINE)
+        # Whatever paused reading for that exchange (waiting for a connection or a decision,
+        # backpressure, the pipeline) is over: the next request may come.
+        self._resume(_PAUSE_PIPELINE | _PAUSE_EXCHANGE | _PAUSE_BACKPRESSURE)
 
     def _resume_after_refused_upgrade(self) -> None:
         """The upgrade was answered without 101: carry on with HTTP on a fresh parser."""
@@ -521,7 +523,7 @@ class ClientConnection(asyncio.Protocol):
         self._upgrade_buffer = None
         self._parser = httptools.HttpRequestParser(self)
         self.deadline = self.server.clock.now + self.server.state.timeouts.keepalive
-        self._resume(_PAUSE_STOPPED | _PAUSE_PIPELINE)
+        self._resume(_PAUSE_STOPPED | _PAUSE_PIPELINE | _PAUSE_EXCHANGE | _PAUSE_BACKPRESSURE)
         if pending:
             self.data_received(pending)
 
@@ -533,6 +535,7 @@ class ClientConnection(asyncio.Protocol):
             self._send_final(exchange.response)
             return
         self._active = exchange
+        self._resume(_PAUSE_EXCHANGE | _PAUSE_BACKPRESSURE)
         if not self._pipeline:
             self._resume(_PAUSE_PIPELINE)
         self.deadline = 0.0
