@@ -15,8 +15,15 @@ def test_canonical_folds_case_and_underscore() -> None:
 
 
 def test_spoofable_names() -> None:
-    for name in [b"x-forwarded-for", b"x-forwarded-anything", b"forwarded", b"x-real-ip",
-                 b"x-portcullis-user", b"x-request-id", b"x-original-url"]:
+    for name in [
+        b"x-forwarded-for",
+        b"x-forwarded-anything",
+        b"forwarded",
+        b"x-real-ip",
+        b"x-portcullis-user",
+        b"x-request-id",
+        b"x-original-url",
+    ]:
         assert is_spoofable(name), name
     for name in [b"accept", b"x-forwardedfor", b"cookie", b"authorization"]:
         assert not is_spoofable(name), name
@@ -24,7 +31,10 @@ def test_spoofable_names() -> None:
 
 def test_connection_tokens() -> None:
     assert connection_tokens([b"close, X_Secret", b" keep-alive "]) == {
-        b"close", b"x-secret", b"keep-alive"}
+        b"close",
+        b"x-secret",
+        b"keep-alive",
+    }
 
 
 def test_trusted_proxies() -> None:
