@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from portcullis.decision import Decision
@@ -228,18 +229,14 @@ class Exchange:
             conn.arm()
 
     # response from the upstream -----------------------------------------------------------------
-    def response_interim(
-        self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]]
-    ) -> None:
+    def response_interim(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if status == 101:
             self.status = 101
-            self._switch_head = _status_line(status, reason) + _filter_response_headers(headers)
+            self._switch_head = _status_line(status) + _filter_response_headers(headers)
             return
         # 100 Continue is Portcullis' own business with the client; other 1xx pass to 1.1 clients.
         if status != 100 and self.head.version == "1.1":
-            self._out.append(
-                _status_line(status, reason) + _filter_response_headers(headers) + b"\r\n"
-            )
+            self._out.append(_status_line(status) + _filter_response_headers(headers) + b"\r\n")
 
     def upstream_upgraded(self) -> bool:
         """The upstream switched protocols: tunnel bytes both ways from now on."""
@@ -259,7 +256,6 @@ class Exchange:
         self,
         conn: UpstreamConnection,
         status: int,
-        reason: bytes,
         headers: list[tuple[bytes, bytes]],
         keep_alive: bool,
     ) -> None:
@@ -268,7 +264,7 @@ class Exchange:
         self.response_started = True
         self._upstream_keep_alive = keep_alive
         client = self.client
-        parts = [_status_line(status, reason)]
+        parts = [_status_line(status)]
         has_length = chunked = False
         connection_values: list[bytes] | None = None
         for name, value in headers:
@@ -479,8 +475,13 @@ class Exchange:
         self.client.exchange_finished(self, keep_alive)
 
 
-def _status_line(status: int, reason: bytes) -> bytes:
-    return b"HTTP/1.1 %d %b\r\n" % (status, reason or b"-")
+def _status_line(status: int) -> bytes:
+    """The status line with the standard reason phrase (the upstream's own is not kept)."""
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
+
+
+_STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 
 
 def _filter_response_headers(headers: list[tuple[bytes, bytes]]) -> bytes:

@@ -38,7 +38,6 @@ class UpstreamConnection(asyncio.Protocol):
         "_headers",
         "_interim",
         "_parser",
-        "_reason",
         "_trailers",
         "deadline",
         "exchange",
@@ -59,7 +58,6 @@ class UpstreamConnection(asyncio.Protocol):
         self.tunnel = False
         self._parser = httptools.HttpResponseParser(self)
         self._headers: list[tuple[bytes, bytes]] = []
-        self._reason = b""
         self._interim = False
         self._trailers = False
         self._head_only = False
@@ -124,21 +122,15 @@ class UpstreamConnection(asyncio.Protocol):
         if self.exchange is not None:
             self.exchange.upstream_resume_writing()
 
-    # httptools callbacks ----------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self._headers = []
-        self._reason = b""
-        self._trailers = False
-
-    def on_status(self, reason: bytes) -> None:
-        self._reason += reason
-
+    # httptools callbacks (no on_message_begin/on_status: one Python call fewer each) ---------
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._trailers:
             self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self._trailers = True
+        self._trailers = True  # until on_message_complete, fields are trailers
+        headers = self._headers
+        self._headers = []
         status = self._parser.get_status_code()
         exchange = self.exchange
         if exchange is None:
@@ -146,17 +138,16 @@ class UpstreamConnection(asyncio.Protocol):
         if 100 <= status < 200:
             # 1xx: not the final response. 101 is completed by the upgrade in data_received.
             self._interim = True
-            exchange.response_interim(status, self._reason, self._headers)
+            exchange.response_interim(status, headers)
             return
         self._interim = False
         self._head_seen = -1
-        exchange.response_head(
-            self, status, self._reason, self._headers, self._parser.should_keep_alive()
-        )
+        exchange.response_head(self, status, headers, self._parser.should_keep_alive())
         if self._head_only and self.exchange is exchange:
             # A HEAD response has no body whatever its framing headers say; start a fresh
             # parser for the next response on this connection.
             self._parser = httptools.HttpResponseParser(self)
+            self._trailers = False
             exchange.response_end(self)
 
     def on_body(self, body: bytes) -> None:
@@ -167,6 +158,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()  # body bytes after a HEAD response: not reusable
 
     def on_message_complete(self) -> None:
+        self._trailers = False
         if self._interim:
             self._interim = False
             return
