@@ -1,19 +1,20 @@
 """Control endpoints under ``/.portcullis/`` on the proxy's own listener.
 
-A tiny table router: exact paths to handlers. Handlers take the request head
-and answer a :class:`LocalResponse`; nothing here is ever proxied.
+A tiny table router: exact paths to handlers. Handlers take the request head and
+its (small, bounded) body and answer a :class:`LocalResponse`, or an awaitable
+of one when they must do I/O; nothing here is ever proxied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from portcullis.http.pages import LocalResponse, error_response
 from portcullis.http.request import RequestHead
 
-__all__ = ["ControlEndpoints"]
+__all__ = ["ControlEndpoints", "Handler", "method_not_allowed"]
 
-Handler = Callable[[RequestHead], LocalResponse]
+Handler = Callable[[RequestHead, bytes], LocalResponse | Awaitable[LocalResponse]]
 
 _OK = LocalResponse(200, b"ok\n")
 _READY = LocalResponse(200, b"ready\n")
@@ -21,35 +22,49 @@ _DRAINING = LocalResponse(503, b"draining\n")
 
 
 class ControlEndpoints:
-    """Routes ``/.portcullis/*`` requests; ``is_draining`` tells readiness."""
+    """Routes ``/.portcullis/*`` requests to handlers.
 
-    def __init__(self, is_draining: Callable[[], bool]) -> None:
+    Built in: ``healthz`` and ``readyz`` (``is_draining`` tells readiness). ``extra``
+    adds endpoints (sign-in, sign-out, ...); each checks its own methods.
+    """
+
+    def __init__(
+        self, is_draining: Callable[[], bool], extra: Mapping[str, Handler] | None = None
+    ) -> None:
         self._is_draining = is_draining
         self._routes: dict[str, Handler] = {
             "/.portcullis/healthz": self._healthz,
             "/.portcullis/readyz": self._readyz,
+            **(extra or {}),
         }
 
-    def __call__(self, head: RequestHead) -> LocalResponse:
+    def __call__(self, head: RequestHead, body: bytes) -> LocalResponse | Awaitable[LocalResponse]:
         handler = self._routes.get(head.path)
         if handler is None:
             return error_response(
                 404, "Unknown Portcullis endpoint.", request_id=head.request_id, accept=head.accept
             )
-        if head.method not in ("GET", "HEAD"):
-            return error_response(
-                405,
-                "Use GET.",
-                request_id=head.request_id,
-                accept=head.accept,
-                headers=((b"Allow", b"GET, HEAD"),),
-            )
-        return handler(head)
+        return handler(head, body)
 
-    def _healthz(self, head: RequestHead) -> LocalResponse:
+    def _healthz(self, head: RequestHead, body: bytes) -> LocalResponse:
         """Liveness: the process answers."""
-        return _OK
+        return method_not_allowed(head, ("GET", "HEAD")) or _OK
 
-    def _readyz(self, head: RequestHead) -> LocalResponse:
+    def _readyz(self, head: RequestHead, body: bytes) -> LocalResponse:
         """Readiness: not draining for shutdown."""
-        return _DRAINING if self._is_draining() else _READY
+        return method_not_allowed(head, ("GET", "HEAD")) or (
+            _DRAINING if self._is_draining() else _READY
+        )
+
+
+def method_not_allowed(head: RequestHead, allowed: tuple[str, ...]) -> LocalResponse | None:
+    """A 405 when ``head.method`` is not in ``allowed``, else None."""
+    if head.method in allowed:
+        return None
+    return error_response(
+        405,
+        f"Use {' or '.join(allowed)}.",
+        request_id=head.request_id,
+        accept=head.accept,
+        headers=((b"Allow", ", ".join(allowed).encode()),),
+    )

@@ -41,6 +41,7 @@ log = logging.getLogger("portcullis.proxy")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+_MAX_CONTROL_BODY = 64 * 1024  # sign-in callbacks and logout forms are small
 _NO_BODY_STATUS = frozenset({204, 304})
 _CONNECTION_PLAIN = frozenset({b"keep-alive", b"close"})
 _R_CONTENT_LENGTH, _R_TRANSFER_ENCODING, _R_CONNECTION, _R_DROP = 1, 2, 3, 4
@@ -57,6 +58,7 @@ class Exchange:
         "_body_buffer",
         "_chunked_out",
         "_close_after",
+        "_control",
         "_out",
         "_request_head",
         "_retried",
@@ -87,6 +89,7 @@ class Exchange:
         self._request_head = b""
         self._chunked_out = False
         self._close_after = False
+        self._control = False
         self._upstream_keep_alive = False
         self._retried = False
         self._switch_head = b""
@@ -98,7 +101,11 @@ class Exchange:
         head = self.head
         state = client.server.state
         if head.path.startswith("/.portcullis/") or head.path == "/.portcullis":
-            self.respond(client.server.control(head))
+            self._control = True
+            if self.request_done:
+                self._dispatch_control(b"")
+            else:
+                self._body_buffer = []  # the endpoint answers once the body is in
             return
         route = state.router.match(head.host, head.path)
         if route is None:
@@ -206,7 +213,32 @@ class Exchange:
         self.client.resume_for_exchange()
 
     # request body from the client ---------------------------------------------------------------
+    def _dispatch_control(self, body: bytes) -> None:
+        result = self.client.server.control(self.head, body)
+        if isinstance(result, LocalResponse):
+            self.respond(result)
+        else:
+            self.client.pause_for_exchange()
+            self.client.server.spawn(self._await_control(result))
+
+    async def _await_control(self, pending: Awaitable[LocalResponse]) -> None:
+        try:
+            response = await pending
+        except Exception:
+            log.exception("a control endpoint failed (request %s)", self.head.request_id)
+            response = self.error(500, "Internal error.")
+        self.respond(response)
+
     def request_body(self, piece: bytes) -> None:
+        if self._control:
+            buffered = self._body_buffer
+            if buffered is None or self.finished:
+                return
+            buffered.append(piece)
+            if sum(map(len, buffered)) > _MAX_CONTROL_BODY:
+                self._body_buffer = None
+                self.respond(self.error(413, "The request body is too large."))
+            return
         conn = self.upstream
         if conn is not None and conn.transport is not None:
             if self.head.chunked:
@@ -222,6 +254,12 @@ class Exchange:
         if self.request_done:
             return
         self.request_done = True
+        if self._control:
+            if self._body_buffer is not None and not self.finished:
+                body = b"".join(self._body_buffer)
+                self._body_buffer = None
+                self._dispatch_control(body)
+            return
         conn = self.upstream
         if conn is not None and conn.transport is not None:
             if self.head.chunked:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from itertools import count
 from typing import Any, cast
@@ -21,7 +21,7 @@ from typing import Any, cast
 import httptools
 
 from portcullis.config.schema import Limits, Timeouts
-from portcullis.control import ControlEndpoints
+from portcullis.control import ControlEndpoints, Handler
 from portcullis.decision import Gate
 from portcullis.http.clock import CoarseClock
 from portcullis.http.exchange import Exchange
@@ -637,12 +637,12 @@ class ProxyServer:
         loop: asyncio.AbstractEventLoop,
         state: ProxyState,
         clock: CoarseClock | None = None,
-        control: Callable[[RequestHead], LocalResponse] | None = None,
+        endpoints: Mapping[str, Handler] | None = None,
     ) -> None:
         self.loop = loop
         self.clock = clock or CoarseClock(loop)
         self.state = state
-        self.control = control or ControlEndpoints(lambda: self.draining)
+        self.control = ControlEndpoints(lambda: self.draining, endpoints)
         self.connections: set[ClientConnection] = set()
         self.draining = False
         self._ids = count(1)
