@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages the test suite and benchmark need are present.
 # As root: apt-get install what is missing. Otherwise: fail and say what to install.
-# Never skips: the e2e tests and the benchmark need a real apache2 and wrk.
+# Never skips: the e2e tests and the benchmark need a real apache2 and wrk, the OIDC tests node.
 set -euo pipefail
 
 missing=()
 [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# Node.js runs the e2e tests' OpenID Provider (tests/support/op, `make node-deps`).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

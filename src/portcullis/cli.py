@@ -30,7 +30,14 @@ class ExitStatus(IntEnum):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["dev-idp"]:
+        # The development IdP parses its own options.
+        from portcullis.devidp.cli import main as dev_idp  # noqa: PLC0415
+
+        return dev_idp(args_list[1:])
     parser = _parser()
+    argv = args_list
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
@@ -72,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config file and list every problem")
     check.add_argument("-c", "--config", required=True, metavar="FILE", help="YAML config file")
     sub.add_parser("schema", help="print the config file's JSON Schema (for editors)")
+    sub.add_parser(
+        "dev-idp",
+        help="run the Entra-shaped development OpenID Provider (demos and tests only)",
+        add_help=False,
+    )
     return parser
 
 

@@ -24,8 +24,11 @@ class Reason(StrEnum):
     """The closed set of reason codes a decision can carry."""
 
     PUBLIC = "public"
+    SIGNED_IN = "signed-in"
     UNAUTHENTICATED = "unauthenticated"
+    SIGN_IN_UNAVAILABLE = "sign-in-unavailable"
     FORBIDDEN = "forbidden"
+    GROUPS_UNRESOLVED = "groups-unresolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ class Decision:
 ALLOW_PUBLIC = Decision(True, Reason.PUBLIC)
 _NO_SIGN_IN = Decision(
     False,
-    Reason.UNAUTHENTICATED,
+    Reason.SIGN_IN_UNAVAILABLE,
     "this route requires sign-in, and no identity provider is configured",
 )
 

@@ -18,7 +18,9 @@ import time
 from types import FrameType
 
 import uvloop
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey as EcKey
 
+from portcullis.auth.build import assertion_keys, build_sign_in
 from portcullis.config.schema import Config
 from portcullis.decision import Gate, RouteGate
 from portcullis.http.clock import CoarseClock
@@ -39,6 +41,7 @@ def build_state(
     clock: CoarseClock,
     config: Config,
     gate: Gate | None = None,
+    strip_headers: frozenset[bytes] = frozenset(),
 ) -> ProxyState:
     """The immutable per-configuration state a worker serves with."""
     pools = UpstreamPools(loop, clock, config.server.pool_max_idle)
@@ -51,6 +54,7 @@ def build_state(
         trusted=TrustedProxies(config.listen.trusted_proxies),
         scheme="https" if config.listen.tls else "http",
         access_log=config.log.access,
+        strip_headers=strip_headers,
     )
 
 
@@ -58,16 +62,18 @@ def serve(config: Config, workers: int | None = None) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging(config.log)
     count = workers or config.server.workers
+    # Made once, before workers fork, so every worker signs with (and publishes) the same keys.
+    keys = assertion_keys(config.auth) if config.auth is not None else []
     if count <= 1:
-        return _run_worker(config, reuse_port=False)
-    return _Supervisor(config, count).run()
+        return _run_worker(config, keys, reuse_port=False)
+    return _Supervisor(config, keys, count).run()
 
 
-def _run_worker(config: Config, *, reuse_port: bool) -> int:
+def _run_worker(config: Config, keys: list[EcKey], *, reuse_port: bool) -> int:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_worker(config, reuse_port))
+        return loop.run_until_complete(_worker(config, keys, reuse_port))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", config.listen.address, config.listen.port, exc)
         return 1
@@ -75,10 +81,18 @@ def _run_worker(config: Config, *, reuse_port: bool) -> int:
         loop.close()
 
 
-async def _worker(config: Config, reuse_port: bool) -> int:
+async def _worker(config: Config, keys: list[EcKey], reuse_port: bool) -> int:
     loop = asyncio.get_running_loop()
     clock = CoarseClock(loop)
-    server = ProxyServer(loop, build_state(loop, clock, config), clock)
+    sign_in = build_sign_in(config.auth, keys=keys) if config.auth is not None else None
+    state = build_state(
+        loop,
+        clock,
+        config,
+        gate=sign_in.gate if sign_in else None,
+        strip_headers=sign_in.strip_headers if sign_in else frozenset(),
+    )
+    server = ProxyServer(loop, state, clock, sign_in.endpoints if sign_in else None)
     ssl_context = server_context(config.listen.tls) if config.listen.tls else None
     listener = await loop.create_server(
         server.protocol,
@@ -107,6 +121,8 @@ async def _worker(config: Config, reuse_port: bool) -> int:
     log.info("shutting down: finishing %d open connections", len(server.connections))
     listener.close()
     await server.drain(config.server.timeouts.shutdown)
+    if sign_in is not None:
+        await sign_in.close()
     log.info("stopped")
     return 0
 
@@ -117,8 +133,9 @@ class _Supervisor:
     _MAX_RESTARTS = 5  # within _RESTART_WINDOW seconds, then give up
     _RESTART_WINDOW = 30.0
 
-    def __init__(self, config: Config, count: int) -> None:
+    def __init__(self, config: Config, keys: list[EcKey], count: int) -> None:
         self.config = config
+        self.keys = keys
         self.count = count
         self.children: set[int] = set()
         self.stopping = False
@@ -187,7 +204,7 @@ class _Supervisor:
             reserve.close()
             code = 1
             try:
-                code = _run_worker(self.config, reuse_port=True)
+                code = _run_worker(self.config, self.keys, reuse_port=True)
             finally:
                 os._exit(code)
         self.children.add(pid)

@@ -200,6 +200,11 @@ class Route(_Model):
     timeouts: UpstreamTimeouts = Field(default_factory=UpstreamTimeouts)
     tls_verify: bool = Field(True, description="Verify an https upstream's certificate.")
     tls_ca_file: str | None = Field(None, description="CA bundle for an https upstream.")
+    allow: Allow | None = Field(
+        None,
+        description="Signed-in users holding any of these roles or groups; absent: any "
+        "signed-in user. Not allowed on public routes.",
+    )
 
 
 class Server(_Model):
@@ -228,6 +233,7 @@ class Config(_Model):
     server: Server = Field(default_factory=Server)
     log: LogSettings = Field(default_factory=LogSettings)
     routes: list[Route] = Field(min_length=1, description="Tried most specific first.")
+    auth: Auth | None = Field(None, description="Sign-in; without it only public routes pass.")
 
 
 class SecretSource(_Model):
@@ -262,3 +268,10 @@ class SecretSource(_Model):
 
 SecretSources = Annotated[list[SecretSource], Field(min_length=1)]
 """Several secrets for rotation: the first signs or encrypts, every one verifies or decrypts."""
+
+
+# The sign-in schema builds on the models above; resolve the forward references now.
+from portcullis.config.auth_schema import Allow, Auth  # noqa: E402
+
+Route.model_rebuild()
+Config.model_rebuild()

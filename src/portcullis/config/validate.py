@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from portcullis.config.auth_schema import Auth
 from portcullis.config.schema import Config, Route
 
 __all__ = [
@@ -75,6 +76,8 @@ def validate(data: object) -> Config:
         problems.extend(problems_from(exc, Config))
     routes = list(enumerate(config.routes)) if config else _valid_routes(data)
     problems.extend(_route_problems(routes))
+    if config is not None and config.auth is not None:
+        problems.extend(_auth_problems(config.auth))
     if problems or config is None:
         raise ConfigError(problems)
     return config
@@ -263,6 +266,8 @@ def _route_problems(routes: Iterable[tuple[int, Route]]) -> list[Problem]:
                     f"duplicates routes[{first}] (host {route.host!r}, path {route.path!r})",
                 )
             )
+        if route.public and route.allow is not None:
+            problems.append(Problem(f"{where}.allow", "a public route lets everyone pass"))
         if route.tls_ca_file is not None:
             if urlsplit(route.upstream).scheme != "https":
                 problems.append(Problem(f"{where}.tls_ca_file", "only used with an https upstream"))
@@ -270,4 +275,55 @@ def _route_problems(routes: Iterable[tuple[int, Route]]) -> list[Problem]:
                 problems.append(
                     Problem(f"{where}.tls_ca_file", "has no effect with tls_verify: false")
                 )
+    return problems
+
+
+_MULTI_TENANT = ("organizations", "common")
+
+
+def _auth_problems(auth: Auth) -> list[Problem]:
+    """Rules that span fields of the sign-in settings."""
+    problems = []
+    names: dict[str, int] = {}
+    for index, provider in enumerate(auth.providers):
+        where = f"auth.providers[{index}]"
+        first = names.setdefault(provider.name, index)
+        if first != index:
+            problems.append(
+                Problem(f"{where}.name", f"duplicates auth.providers[{first}] ({provider.name!r})")
+            )
+        if provider.type == "entra":
+            if not provider.tenant:
+                problems.append(Problem(f"{where}.tenant", "required for an entra provider"))
+            elif provider.tenant.lower() == "consumers":
+                problems.append(
+                    Problem(f"{where}.tenant", "personal Microsoft accounts are not supported")
+                )
+            elif provider.tenant.lower() in _MULTI_TENANT and not provider.allowed_tenants:
+                problems.append(
+                    Problem(
+                        f"{where}.allowed_tenants",
+                        f"required with tenant {provider.tenant!r}: list the tenant ids "
+                        "whose users may sign in (issuer checks are never skipped)",
+                    )
+                )
+            if provider.issuer is not None:
+                problems.append(
+                    Problem(f"{where}.issuer", "not used by entra (set tenant, authority_host)")
+                )
+        elif provider.issuer is None:
+            problems.append(Problem(f"{where}.issuer", "required for an oidc provider"))
+        if provider.client_auth == "private_key_jwt":
+            if provider.private_key is None:
+                problems.append(Problem(f"{where}.private_key", "required for private_key_jwt"))
+        elif provider.client_secret is None:
+            problems.append(
+                Problem(f"{where}.client_secret", f"required for {provider.client_auth}")
+            )
+        if "openid" not in provider.scopes:
+            problems.append(Problem(f"{where}.scopes", "must include 'openid'"))
+    if auth.session.idle_timeout > auth.session.absolute_timeout:
+        problems.append(
+            Problem("auth.session.idle_timeout", "longer than auth.session.absolute_timeout")
+        )
     return problems

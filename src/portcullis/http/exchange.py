@@ -132,9 +132,7 @@ class Exchange:
     def _decided(self, decision: Decision) -> None:
         head = self.head
         if not decision.allow:
-            self.respond(
-                decision_response(decision, request_id=head.request_id, accept=head.accept)
-            )
+            self.respond(decision_response(decision, head))
             return
         route = self.route
         assert route is not None

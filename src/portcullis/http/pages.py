@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 import orjson
 
 from portcullis.decision import Decision, Reason
+from portcullis.http.request import RequestHead
 
 __all__ = ["LocalResponse", "decision_response", "error_response", "serialize"]
 
@@ -61,9 +63,28 @@ def error_response(
     return LocalResponse(status, body, b"text/html; charset=utf-8", headers, close)
 
 
-def decision_response(decision: Decision, *, request_id: str, accept: bytes) -> LocalResponse:
-    """The one place a denial becomes a response."""
+def decision_response(decision: Decision, head: RequestHead) -> LocalResponse:
+    """The one place a denial becomes a response.
+
+    Not signed in: browsers are sent to sign in (302, the original URL as ``rd``);
+    API clients (JSON, fetch/XHR, other methods than GET/HEAD) get 401 JSON naming
+    the sign-in URL. Denied: 403 with a short reason (HTML escaped, or JSON).
+    """
+    request_id, accept = head.request_id, head.accept
     if decision.reason is Reason.UNAUTHENTICATED:
+        login = "/.portcullis/login?" + urlencode({"rd": head.path + head.query.decode("latin-1")})
+        if _is_browser_navigation(head):
+            return LocalResponse(302, b"", headers=((b"Location", login.encode("latin-1")),))
+        response = error_response(
+            401,
+            "Sign-in is required for this resource.",
+            request_id=request_id,
+            accept=b"application/json",
+            code="unauthenticated",
+        )
+        body = orjson.loads(response.body) | {"login_url": login}
+        return LocalResponse(401, orjson.dumps(body), _JSON)
+    if decision.reason is Reason.SIGN_IN_UNAVAILABLE:
         return error_response(
             401,
             "Sign-in is required for this resource.",
@@ -73,11 +94,23 @@ def decision_response(decision: Decision, *, request_id: str, accept: bytes) -> 
         )
     return error_response(
         403,
-        "You are not allowed to access this resource.",
+        decision.detail or "You are not allowed to access this resource.",
         request_id=request_id,
         accept=accept,
         code=decision.reason.value,
     )
+
+
+def _is_browser_navigation(head: RequestHead) -> bool:
+    if head.method not in ("GET", "HEAD") or _wants_json(head.accept):
+        return False
+    for name, value in head.headers:
+        lname = name.lower()
+        if lname == b"x-requested-with" or (
+            lname == b"sec-fetch-mode" and value.lower() not in (b"navigate", b"nested-navigate")
+        ):
+            return False
+    return True
 
 
 def serialize(

@@ -83,6 +83,7 @@ class ProxyState:
     trusted: TrustedProxies
     scheme: str
     access_log: bool
+    strip_headers: frozenset[bytes] = frozenset()  # configured identity headers (canonical)
 
 
 class _Reject(Exception):
@@ -107,6 +108,7 @@ class ClientConnection(asyncio.Protocol):
         self._trusted = False
         self._forwarded: tuple[tuple[bytes, bytes], ...] = ()
         self._limits = server.state.limits
+        self._strip = server.state.strip_headers
         self._parser = httptools.HttpRequestParser(self)
         self._paused = 0
         self._active: Exchange | None = None
@@ -130,6 +132,7 @@ class ClientConnection(asyncio.Protocol):
         self._client_ip = peer[0] if isinstance(peer, tuple) else "unix"
         state = server.state
         self._limits = state.limits
+        self._strip = state.strip_headers
         self._trusted = bool(state.trusted) and self._client_ip in state.trusted
         self._forwarded = (
             (b"X-Forwarded-For", self._client_ip.encode()),
@@ -298,7 +301,11 @@ class ClientConnection(asyncio.Protocol):
             if kind is None:
                 if b"_" in lname:
                     lname = canonical(lname)
-                if lname.startswith(_SPOOFABLE_PREFIXES) or is_spoofable(lname):
+                if (
+                    lname.startswith(_SPOOFABLE_PREFIXES)
+                    or is_spoofable(lname)
+                    or lname in self._strip
+                ):
                     if self._trusted and lname in TRUSTED_FORWARDING:
                         if forwarded is None:
                             forwarded = {}

@@ -1,0 +1,116 @@
+"""Assemble sign-in from the configuration: providers, session store, cookies, the gate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from portcullis.assertion import AssertionSigner, generate_key, load_private_key
+from portcullis.auth.endpoints import SignInEndpoints
+from portcullis.auth.gate import AuthGate
+from portcullis.auth.upstream_headers import IdentityHeaderBuilder
+from portcullis.config.auth_schema import Auth
+from portcullis.config.load import resolve_secrets
+from portcullis.control import Handler
+from portcullis.http.headers import canonical
+from portcullis.oidc.client_auth import ClientAuth
+from portcullis.oidc.fetch import Fetcher
+from portcullis.oidc.provider import ProviderClient
+from portcullis.session.cache import CachedStore
+from portcullis.session.cookie import CookieCodec, cookie_name
+from portcullis.session.memory import MemoryStore
+from portcullis.session.sqlite import SqliteStore
+from portcullis.session.store import SessionStore
+
+__all__ = ["SignIn", "assertion_keys", "build_sign_in"]
+
+
+@dataclass
+class SignIn:
+    gate: AuthGate
+    endpoints: dict[str, Handler]
+    strip_headers: frozenset[bytes]  # configured identity header names, never taken from clients
+    store: CachedStore
+    fetcher: Fetcher
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+        await self.store.close()
+
+
+def assertion_keys(auth: Auth) -> list[ec.EllipticCurvePrivateKey]:
+    """The assertion keys from config, or one generated now (call before forking workers)."""
+    if auth.assertion.keys is None:
+        return [generate_key()]
+    secrets = resolve_secrets(auth.assertion.keys, key_path="auth.assertion.keys")
+    return [load_private_key(s.reveal().encode()) for s in secrets]
+
+
+def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> SignIn:
+    clock = time.time
+    settings = auth.session
+    secure = (
+        settings.secure if settings.secure is not None else auth.external_url.startswith("https://")
+    )
+    codec = CookieCodec.from_secrets(resolve_secrets(settings.keys, key_path="auth.session.keys"))
+    inner: SessionStore
+    if settings.store == "sqlite":
+        inner = SqliteStore(Path(settings.sqlite_path), clock)
+    else:
+        inner = MemoryStore(clock)
+    store = CachedStore(inner, ttl=settings.cache_ttl, clock=clock)
+    signer = AssertionSigner(keys, issuer=auth.external_url, lifetime=auth.assertion.lifetime)
+    headers = IdentityHeaderBuilder(auth.headers, signer)
+    fetcher = Fetcher()
+    redirect_uri = auth.external_url + "/.portcullis/callback"
+    providers: dict[str, ProviderClient] = {}
+    for index, config in enumerate(auth.providers):
+        where = f"auth.providers[{index}]"
+        secrets = (
+            resolve_secrets(config.client_secret, key_path=f"{where}.client_secret")
+            if config.client_secret
+            else ()
+        )
+        private = (
+            resolve_secrets(config.private_key, key_path=f"{where}.private_key")
+            if config.private_key
+            else ()
+        )
+        certificate = (
+            Path(config.certificate_file).read_bytes() if config.certificate_file else None
+        )
+        client_auth = ClientAuth.from_config(
+            config.client_id, config.client_auth, secrets, private, certificate
+        )
+        providers[config.name] = ProviderClient(
+            config, client_auth=client_auth, redirect_uri=redirect_uri, fetcher=fetcher, clock=clock
+        )
+    session_cookie = cookie_name(settings.cookie_name, secure=secure)
+    binding_cookie = cookie_name(settings.cookie_name + "_login", secure=secure)
+    gate = AuthGate(
+        codec=codec,
+        store=store,
+        settings=settings,
+        cookie=session_cookie,
+        strip_cookies=(session_cookie, binding_cookie),
+        headers=headers,
+        clock=clock,
+    )
+    endpoints = SignInEndpoints(
+        auth,
+        providers=providers,
+        store=store,
+        codec=codec,
+        signer=signer,
+        headers=headers,
+        session_cookie=session_cookie,
+        binding_cookie=binding_cookie,
+        secure=secure,
+        clock=clock,
+    )
+    strip = frozenset(canonical(name) for name in headers.names)
+    return SignIn(gate, endpoints.handlers(), strip, store, fetcher)

@@ -1,0 +1,68 @@
+"""The verified identity as headers for the upstream, including the signed assertion.
+
+Built once per (session, upstream) and reused for ``_REUSE`` seconds: the hot
+path of a signed-in request is a dict lookup, not string building and ECDSA.
+Values come from tokens, so control characters are removed before they can
+reach a header (CR/LF injection); names are configurable.
+"""
+
+from __future__ import annotations
+
+from portcullis.assertion import AssertionSigner
+from portcullis.config.auth_schema import IdentityHeaders
+from portcullis.session.model import Session
+
+__all__ = ["IdentityHeaderBuilder"]
+
+Headers = tuple[tuple[bytes, bytes], ...]
+
+_REUSE = 30.0
+_MAX_ENTRIES = 20_000
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F])
+
+
+def clean(value: str) -> bytes:
+    """A header-safe value: control characters dropped, UTF-8 encoded."""
+    return value.translate(_CONTROL).strip().encode("utf-8")
+
+
+class IdentityHeaderBuilder:
+    def __init__(self, names: IdentityHeaders, signer: AssertionSigner) -> None:
+        self._names = {field: value.encode() for field, value in names.model_dump().items()}
+        self._signer = signer
+        self._cache: dict[tuple[str, str], tuple[float, Headers]] = {}
+
+    @property
+    def names(self) -> tuple[bytes, ...]:
+        return tuple(self._names.values())
+
+    def for_session(self, session: Session, audience: str, now: float) -> Headers:
+        key = (session.id, audience)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        headers = self._build(session, audience, now)
+        if len(self._cache) >= _MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[key] = (now + _REUSE, headers)
+        return headers
+
+    def forget(self, session_id: str) -> None:
+        for key in [k for k in self._cache if k[0] == session_id]:
+            del self._cache[key]
+
+    def _build(self, session: Session, audience: str, now: float) -> Headers:
+        identity = session.identity
+        n = self._names
+        headers = [(n["user"], clean(identity.key)), (n["kind"], clean(identity.kind.value))]
+        if identity.tenant_id:
+            headers.append((n["tenant"], clean(identity.tenant_id)))
+        if identity.email:
+            headers.append((n["email"], clean(identity.email)))
+        if identity.name:
+            headers.append((n["name"], clean(identity.name)))
+        headers.append((n["roles"], clean(",".join(identity.roles))))
+        headers.append((n["groups"], clean(",".join(identity.groups))))
+        assertion = self._signer.sign(identity, audience=audience, now=now)
+        headers.append((n["assertion"], assertion.encode("ascii")))
+        return tuple(headers)

@@ -1,0 +1,167 @@
+"""Configuration schema for sign-in: identity providers, sessions, identity headers.
+
+Shape only; the cross-field rules (e.g. a multi-tenant Entra app needs a tenant
+allowlist) live in :mod:`portcullis.config.validate`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field
+
+from portcullis.config.schema import SecretSources, _Model
+
+__all__ = ["Allow", "AssertionSettings", "Auth", "IdentityHeaders", "Provider", "SessionSettings"]
+
+GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(value: str) -> str:
+    """https, or http on a loopback host (development IdPs and demos)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("must use https (plain http is allowed only on loopback)")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("must not carry credentials, a query or a fragment")
+    return value.rstrip("/")
+
+
+def _check_guid(value: str) -> str:
+    lowered = value.lower()
+    if not GUID_RE.match(lowered):
+        raise ValueError(f"{value!r} is not a tenant id (GUID)")
+    return lowered
+
+
+def _check_header_name(value: str) -> str:
+    if not _HEADER_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid header name")
+    return value
+
+
+SigningAlg = Literal["RS256", "PS256", "ES256"]
+
+
+def _default_algorithms() -> list[SigningAlg]:
+    return ["RS256"]  # Entra signs with RS256 only
+
+
+BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
+Guid = Annotated[str, AfterValidator(_check_guid)]
+HeaderName = Annotated[str, AfterValidator(_check_header_name)]
+
+
+class Provider(_Model):
+    """One identity provider: Microsoft Entra ID (``entra``) or any OpenID Provider (``oidc``)."""
+
+    name: str = Field("default", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    type: Literal["entra", "oidc"]
+    tenant: str | None = Field(
+        None, description="entra: tenant GUID, verified domain, 'organizations' or 'common'."
+    )
+    authority_host: BaseUrl = Field(
+        "https://login.microsoftonline.com",
+        description="entra: the login host (national clouds use their own).",
+    )
+    allowed_tenants: list[Guid] = Field(
+        default_factory=list,
+        description="entra: tenants whose users may sign in; required for organizations/common.",
+    )
+    issuer: BaseUrl | None = Field(None, description="oidc: the issuer URL (discovery base).")
+    client_id: str = Field(min_length=1, description="The application (client) id.")
+    client_secret: SecretSources | None = Field(
+        None, description="Client secrets; the first is used (list them to rotate)."
+    )
+    client_auth: Literal["client_secret_basic", "client_secret_post", "private_key_jwt"] = (
+        "client_secret_basic"
+    )
+    private_key: SecretSources | None = Field(
+        None, description="private_key_jwt: PEM private keys; the first signs."
+    )
+    certificate_file: str | None = Field(
+        None, description="private_key_jwt: the PEM certificate of the first key (x5t#S256)."
+    )
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    response_mode: Literal["query", "form_post"] = "query"
+    algorithms: list[SigningAlg] = Field(default_factory=_default_algorithms, min_length=1)
+    clock_skew: float = Field(60.0, ge=0, le=300, description="Seconds of leeway (≤ 300).")
+
+
+class SessionSettings(_Model):
+    """The browser session: one small encrypted cookie naming a server-side session."""
+
+    cookie_name: str = Field("portcullis", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    secure: bool | None = Field(
+        None, description="Secure cookies with the __Host- prefix; default: external_url is https."
+    )
+    keys: SecretSources = Field(description="Cookie keys (≥ 32 chars); the first encrypts.")
+    idle_timeout: float = Field(8 * 3600, gt=0, le=30 * 86400)
+    absolute_timeout: float = Field(24 * 3600, gt=0, le=90 * 86400)
+    store: Literal["sqlite", "memory"] = "sqlite"
+    sqlite_path: str = Field("portcullis-sessions.db", description="Shared by local workers.")
+    cache_ttl: float = Field(
+        2.0, ge=0, le=60, description="Seconds a worker trusts its cached copy of a session."
+    )
+
+
+class AssertionSettings(_Model):
+    """The signed identity assertion sent upstream (ES256)."""
+
+    keys: SecretSources | None = Field(
+        None,
+        description="PEM EC P-256 private keys; the first signs, all are published. "
+        "Without keys one is generated at start (assertions then change keys on restart).",
+    )
+    lifetime: int = Field(300, ge=30, le=3600)
+
+
+class IdentityHeaders(_Model):
+    """Names of the headers that carry the verified identity to the upstream."""
+
+    user: HeaderName = "X-Portcullis-User"
+    email: HeaderName = "X-Portcullis-Email"
+    name: HeaderName = "X-Portcullis-Name"
+    roles: HeaderName = "X-Portcullis-Roles"
+    groups: HeaderName = "X-Portcullis-Groups"
+    tenant: HeaderName = "X-Portcullis-Tenant"
+    kind: HeaderName = "X-Portcullis-Kind"
+    assertion: HeaderName = "X-Portcullis-Assertion"
+
+
+class Auth(_Model):
+    """Sign-in: who may be asked, how sessions are kept, what reaches the upstream."""
+
+    external_url: BaseUrl = Field(
+        description="The public base URL of Portcullis; the redirect URI is "
+        "external_url + '/.portcullis/callback'."
+    )
+    providers: list[Provider] = Field(min_length=1)
+    session: SessionSettings
+    assertion: AssertionSettings = Field(default_factory=AssertionSettings)
+    headers: IdentityHeaders = Field(default_factory=IdentityHeaders)
+    allowed_redirect_hosts: list[str] = Field(
+        default_factory=list, description="Hosts an absolute return URL (rd=) may name."
+    )
+
+
+class Allow(_Model):
+    """Who may pass a route that is not public: any signed-in user, or any of these."""
+
+    roles: list[str] = Field(default_factory=list, description="Entra app roles (any of).")
+    groups: list[str] = Field(default_factory=list, description="Group object ids (any of).")

@@ -1,0 +1,1 @@
+"""Talking to OpenID Providers: discovery, keys, the code exchange, ID token checks."""

@@ -1,0 +1,75 @@
+"""The signing keys of one issuer, refreshed the way Entra's key rollover needs.
+
+- Keys are looked up by ``kid``; the set is refreshed periodically (hourly).
+- An unknown ``kid`` triggers at most one synchronous refresh per
+  ``min_refresh_interval`` (5 minutes) per issuer: a flood of forged kids costs
+  one fetch, not one each.
+- When a fetch fails the last-known-good keys stay in use.
+
+The clock and the fetch are injected, so the policy is tested without sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from portcullis.jose import KeySet
+
+__all__ = ["KeyCache"]
+
+log = logging.getLogger("portcullis.oidc")
+
+
+class KeyCache:
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[dict[str, Any]]],
+        *,
+        clock: Callable[[], float],
+        max_age: float = 3600.0,
+        min_refresh_interval: float = 300.0,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._max_age = max_age
+        self._min_interval = min_refresh_interval
+        self._keys: KeySet | None = None
+        self._fetched_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    @property
+    def keys(self) -> KeySet | None:
+        return self._keys
+
+    async def current(self) -> KeySet:
+        """The key set, refreshed when older than ``max_age`` (kept if the refresh fails)."""
+        if self._keys is None or self._clock() - self._fetched_at > self._max_age:
+            await self._refresh(force=self._keys is None)
+        if self._keys is None:
+            raise LookupError("the issuer's signing keys are not available")
+        return self._keys
+
+    async def refresh_for_unknown_kid(self) -> bool:
+        """Refresh because a token named a kid we lack; False when rate-limited or failed."""
+        return await self._refresh(force=False)
+
+    async def _refresh(self, *, force: bool) -> bool:
+        async with self._lock:
+            now = self._clock()
+            if not force and now - self._attempted_at < self._min_interval:
+                return False
+            self._attempted_at = now
+            self.fetches += 1
+            try:
+                keys = KeySet.from_jwks(await self._fetch())
+            except Exception as exc:  # keep the last-known-good keys
+                log.warning("cannot refresh signing keys: %s", exc)
+                return False
+            self._keys = keys
+            self._fetched_at = now
+            return True

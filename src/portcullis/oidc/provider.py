@@ -1,0 +1,264 @@
+"""One identity provider as Portcullis uses it: generic OIDC, with Entra's differences.
+
+What differs for Entra (ENTRA.md): the discovery URL is derived from the
+authority host and tenant; a multi-tenant app (``organizations``/``common``)
+checks ``iss`` against the ``{tenantid}`` template with a tenant allowlist; and
+the identity is keyed by (tid, oid). Everything else is the OpenID Connect core
+code flow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from portcullis.config.auth_schema import GUID_RE, Provider
+from portcullis.identity import Identity, Kind
+from portcullis.jose import IssuerRule, TokenError, UnknownKeyId, parse, validate_claims, verify
+from portcullis.oidc.client_auth import ClientAuth
+from portcullis.oidc.fetch import Fetcher, IdpUnavailable
+from portcullis.oidc.keycache import KeyCache
+
+__all__ = ["LoginRejected", "Metadata", "ProviderClient"]
+
+log = logging.getLogger("portcullis.oidc")
+
+_MULTI_TENANT = ("organizations", "common")
+
+
+class LoginRejected(Exception):
+    """The provider's answer cannot mint a session; ``code`` is for logs and audit."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Metadata:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    end_session_endpoint: str | None
+
+
+class ProviderClient:
+    """Discovery, keys, authorize URLs, the code exchange and ID token checks."""
+
+    def __init__(
+        self,
+        config: Provider,
+        *,
+        client_auth: ClientAuth,
+        redirect_uri: str,
+        fetcher: Fetcher,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.redirect_uri = redirect_uri
+        self._auth = client_auth
+        self._fetcher = fetcher
+        self._clock = clock
+        self._metadata: Metadata | None = None
+        self._issuer_rule: IssuerRule | None = None
+        self.keys = KeyCache(self._fetch_jwks, clock=clock)
+
+    # discovery ----------------------------------------------------------------------------------
+    @property
+    def discovery_url(self) -> str:
+        config = self.config
+        if config.type == "entra":
+            return f"{config.authority_host}/{config.tenant}/v2.0/.well-known/openid-configuration"
+        return f"{config.issuer}/.well-known/openid-configuration"
+
+    async def metadata(self) -> Metadata:
+        """The discovery document, fetched once and then cached; raises IdpUnavailable."""
+        if self._metadata is None:
+            document = await self._fetcher.get_json(self.discovery_url)
+            metadata = self._check_metadata(document)
+            self._issuer_rule = self._rule_for(metadata.issuer)
+            self._metadata = metadata
+        return self._metadata
+
+    def _check_metadata(self, doc: dict[str, Any]) -> Metadata:
+        def url(name: str, required: bool = True) -> str | None:
+            value = doc.get(name)
+            if value is None and not required:
+                return None
+            if not isinstance(value, str) or urlsplit(value).scheme not in ("https", "http"):
+                raise IdpUnavailable(f"discovery: {name} missing or not a URL")
+            return value
+
+        issuer = url("issuer")
+        assert issuer is not None
+        config = self.config
+        if config.type == "oidc" and issuer != config.issuer:
+            # OpenID Connect Discovery 4.3: the issuer must be the one we asked.
+            raise IdpUnavailable(f"discovery: issuer {issuer} is not {config.issuer}")
+        if (
+            config.type == "entra"
+            and urlsplit(issuer).netloc != urlsplit(config.authority_host).netloc
+            and urlsplit(issuer).netloc != "sts.windows.net"
+        ):
+            raise IdpUnavailable(f"discovery: issuer {issuer} is not on {config.authority_host}")
+        return Metadata(
+            issuer=issuer,
+            authorization_endpoint=str(url("authorization_endpoint")),
+            token_endpoint=str(url("token_endpoint")),
+            jwks_uri=str(url("jwks_uri")),
+            end_session_endpoint=url("end_session_endpoint", required=False),
+        )
+
+    def _rule_for(self, issuer: str) -> IssuerRule:
+        config = self.config
+        if config.type == "entra" and (config.tenant or "").lower() in _MULTI_TENANT:
+            return IssuerRule.entra_template(issuer, tenants=frozenset(config.allowed_tenants))
+        if config.type == "entra":
+            return IssuerRule.exact(issuer, ver="2.0")
+        return IssuerRule.exact(issuer)
+
+    async def _fetch_jwks(self) -> dict[str, Any]:
+        metadata = await self.metadata()
+        return await self._fetcher.get_json(metadata.jwks_uri)
+
+    # the code flow ------------------------------------------------------------------------------
+    def authorize_url(
+        self, metadata: Metadata, *, state: str, nonce: str, code_challenge: str
+    ) -> str:
+        params = {
+            "client_id": self.config.client_id,
+            "response_type": "code",
+            "redirect_uri": self.redirect_uri,
+            "scope": " ".join(self.config.scopes),
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+            "response_mode": self.config.response_mode,
+        }
+        separator = "&" if "?" in metadata.authorization_endpoint else "?"
+        return metadata.authorization_endpoint + separator + urlencode(params)
+
+    def issuer_matches(self, iss: str) -> bool:
+        """RFC 9207: the ``iss`` authorization response parameter names this provider."""
+        rule = self._issuer_rule
+        if rule is None:
+            return False
+        if rule.tenants is None:
+            return iss == rule.issuer
+        return any(iss == rule.issuer.replace("{tenantid}", t) for t in rule.tenants)
+
+    async def redeem(self, code: str, code_verifier: str) -> str:
+        """Exchange the authorization code; returns the raw ID token."""
+        metadata = await self.metadata()
+        form, headers = self._auth.form_and_headers(metadata.token_endpoint, now=self._clock())
+        form.update(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self.redirect_uri,
+            code_verifier=code_verifier,
+        )
+        status, body = await self._fetcher.post_form(metadata.token_endpoint, form, headers=headers)
+        if status != 200:
+            error = body.get("error")
+            raise LoginRejected(
+                "token_error", f"the token endpoint refused the code ({error or status})"
+            )
+        id_token = body.get("id_token")
+        if not isinstance(id_token, str):
+            raise LoginRejected("token_error", "the token response has no id_token")
+        return id_token
+
+    async def verify_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
+        """Signature (keys from this issuer's JWKS only) and claims, per SECURITY.md 1-5."""
+        await self.metadata()
+        assert self._issuer_rule is not None
+        algorithms = frozenset(self.config.algorithms)
+        try:
+            jws = parse(id_token)
+            keys = await self.keys.current()
+            try:
+                claims = verify(jws, keys, algorithms=algorithms)
+            except UnknownKeyId:
+                # Entra rolls keys without notice: one rate-limited refresh, then fail closed.
+                if not await self.keys.refresh_for_unknown_kid():
+                    raise
+                claims = verify(jws, await self.keys.current(), algorithms=algorithms)
+            validate_claims(
+                claims,
+                now=self._clock(),
+                issuer=self._issuer_rule,
+                audiences=frozenset({self.config.client_id}),
+                leeway=self.config.clock_skew,
+                require_iat=True,
+                nonce=nonce,
+                client_id=self.config.client_id,
+            )
+        except TokenError as exc:
+            raise LoginRejected(f"id_token_{exc.code}", "the ID token is not valid") from exc
+        except LookupError:
+            raise IdpUnavailable("the identity provider's signing keys are unavailable") from None
+        return claims
+
+    def identity(self, claims: dict[str, Any]) -> Identity:
+        """The identity an ID token proves. Entra: keyed by (tid, oid); else by (iss, sub)."""
+        tenant = oid = None
+        if self.config.type == "entra":
+            tenant, oid = claims.get("tid"), claims.get("oid")
+            if not _guid(tenant) or not _guid(oid):
+                raise LoginRejected("id_token_identity", "the ID token has no tid/oid")
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise LoginRejected("id_token_identity", "the ID token has no sub")
+        names = claims.get("_claim_names")
+        overage = isinstance(names, dict) and "groups" in names
+        return Identity(
+            issuer=str(claims["iss"]),
+            subject=subject,
+            kind=Kind.USER,
+            tenant_id=tenant,
+            object_id=oid,
+            name=_text(claims.get("name")),
+            email=_text(claims.get("email")),
+            username=_text(claims.get("preferred_username") or claims.get("upn")),
+            roles=_strings(claims.get("roles")),
+            groups=() if overage else _strings(claims.get("groups")),
+            groups_unknown=overage,
+            client_id=_text(claims.get("azp")) or self.config.client_id,
+            auth_time=claims.get("auth_time") if isinstance(claims.get("auth_time"), int) else None,
+            amr=_strings(claims.get("amr")),
+        )
+
+    def end_session_url(self, *, id_token: str | None, post_logout_redirect_uri: str) -> str | None:
+        metadata = self._metadata
+        if metadata is None or metadata.end_session_endpoint is None:
+            return None
+        params = {
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+            "client_id": self.config.client_id,
+        }
+        if id_token:
+            params["id_token_hint"] = id_token
+        separator = "&" if "?" in metadata.end_session_endpoint else "?"
+        return metadata.end_session_endpoint + separator + urlencode(params)
+
+
+def _guid(value: object) -> bool:
+    return isinstance(value, str) and GUID_RE.match(value) is not None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
