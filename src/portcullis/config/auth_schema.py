@@ -128,7 +128,7 @@ class AssertionSettings(_Model):
         description="PEM EC P-256 private keys; the first signs, all are published. "
         "Without keys one is generated at start (assertions then change keys on restart).",
     )
-    lifetime: int = Field(300, ge=30, le=3600)
+    lifetime: int = Field(300, ge=120, le=3600, description="Seconds an assertion is valid.")
 
 
 class IdentityHeaders(_Model):
