@@ -38,7 +38,13 @@ from portcullis.oidc.fetch import IdpUnavailable
 from portcullis.oidc.provider import LoginRejected, ProviderClient
 from portcullis.redirects import safe_return_to
 from portcullis.session.cache import CachedStore, Miss
-from portcullis.session.cookie import CookieCodec, clear_cookie_header, cookie_header, read_cookie
+from portcullis.session.cookie import (
+    CookieCodec,
+    SameSite,
+    clear_cookie_header,
+    cookie_header,
+    read_cookie,
+)
 from portcullis.session.model import (
     PENDING_MAX_AGE,
     Session,
@@ -90,6 +96,10 @@ class SignInEndpoints:
             {(external.netloc or "").lower(), *(h.lower() for h in settings.allowed_redirect_hosts)}
         )
         self._allow_http = external.scheme == "http"
+        # form_post answers arrive as a cross-site POST: a SameSite=Lax login cookie would not
+        # come along. Over https the login-binding cookie is SameSite=None (it holds no session).
+        uses_form_post = any(p.config.response_mode == "form_post" for p in providers.values())
+        self._binding_same_site: SameSite = "None" if secure and uses_form_post else "Lax"
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -130,7 +140,16 @@ class SignInEndpoints:
             b"",
             headers=(
                 (b"Location", location.encode()),
-                (b"Set-Cookie", self._set_cookie(self._binding, sealed, int(PENDING_MAX_AGE))),
+                (
+                    b"Set-Cookie",
+                    cookie_header(
+                        self._binding,
+                        sealed,
+                        secure=self._secure,
+                        max_age=int(PENDING_MAX_AGE),
+                        same_site=self._binding_same_site,
+                    ),
+                ),
             ),
         )
 

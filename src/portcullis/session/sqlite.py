@@ -1,0 +1,164 @@
+"""A session store in one SQLite file, shared by the worker processes of one machine.
+
+Each process (each :class:`SqliteStore`) opens its own connection; the file is
+in WAL mode so readers never wait for the writer. Statements run directly on
+the event loop thread: they are short local I/O, cheaper than a hop to a
+thread pool. One instance belongs to one event loop.
+
+* Rows are keyed by SHA-256 of the session id / state
+  (:func:`~portcullis.session.serial.storage_key`) and the serialized row does
+  not contain the id, so a copy of the file yields no usable session ids.
+* ``take_pending`` is one ``DELETE ... RETURNING`` statement: atomic across
+  connections and processes, so of two racing callbacks exactly one wins.
+* Expired rows are ignored by every read and purged at most once per
+  ``purge_interval`` by whichever process writes.
+* A row that does not deserialize reads as ``None``; a database error
+  (locked beyond ``busy_timeout``, unreadable file) raises ``sqlite3.Error``.
+* The file is created with mode 0600; SQLite gives the ``-wal``/``-shm``
+  files the same permissions.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Final
+
+from portcullis.session.model import PENDING_MAX_AGE, PendingLogin, Session
+from portcullis.session.serial import (
+    dump_pending,
+    dump_session,
+    load_pending,
+    load_session,
+    storage_key,
+)
+from portcullis.session.store import checked_ttl
+
+__all__ = ["SqliteStore"]
+
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS sessions (
+    key TEXT PRIMARY KEY,
+    identity_key TEXT NOT NULL,
+    expires REAL NOT NULL,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions (identity_key);
+CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires);
+CREATE TABLE IF NOT EXISTS pending (
+    key TEXT PRIMARY KEY,
+    expires REAL NOT NULL,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending (expires);
+"""
+
+
+class SqliteStore:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        clock: Callable[[], float] = time.time,
+        *,
+        busy_timeout: float = 2.0,
+        purge_interval: float = 60.0,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._clock = clock
+        self._purge_interval = purge_interval
+        self._next_purge = clock()
+        if self._path != ":memory:" and not os.path.exists(self._path):
+            os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
+        self._db = sqlite3.connect(
+            self._path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"session store {self._path!r} has schema version {version}; "
+                    f"this Portcullis understands up to {SCHEMA_VERSION}"
+                )
+            self._db.executescript(_SCHEMA)
+            if version < SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            self._db.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self._path!r})"
+
+    async def get(self, session_id: str) -> Session | None:
+        row = self._db.execute(
+            "SELECT data FROM sessions WHERE key = ? AND expires > ?",
+            (storage_key(session_id), self._clock()),
+        ).fetchone()
+        return None if row is None else load_session(row[0], session_id)
+
+    async def put(self, session: Session, *, ttl: float) -> None:
+        ttl = checked_ttl(ttl)
+        if ttl <= 0:
+            await self.delete(session.id)
+            return
+        now = self._clock()
+        self._db.execute(
+            "INSERT OR REPLACE INTO sessions (key, identity_key, expires, data) "
+            "VALUES (?, ?, ?, ?)",
+            (storage_key(session.id), session.identity.key, now + ttl, dump_session(session)),
+        )
+        self._maybe_purge(now)
+
+    async def delete(self, session_id: str) -> None:
+        self._db.execute("DELETE FROM sessions WHERE key = ?", (storage_key(session_id),))
+
+    async def delete_for_identity(self, identity_key: str) -> int:
+        rows = self._db.execute(
+            "DELETE FROM sessions WHERE identity_key = ? RETURNING expires", (identity_key,)
+        ).fetchall()
+        now = self._clock()
+        return sum(1 for (expires,) in rows if expires > now)
+
+    async def put_pending(self, pending: PendingLogin, *, ttl: float) -> None:
+        ttl = min(checked_ttl(ttl), PENDING_MAX_AGE)
+        key = storage_key(pending.state)
+        if ttl <= 0:
+            self._db.execute("DELETE FROM pending WHERE key = ?", (key,))
+            return
+        now = self._clock()
+        self._db.execute(
+            "INSERT OR REPLACE INTO pending (key, expires, data) VALUES (?, ?, ?)",
+            (key, now + ttl, dump_pending(pending)),
+        )
+        self._maybe_purge(now)
+
+    async def take_pending(self, state: str) -> PendingLogin | None:
+        rows = self._db.execute(
+            "DELETE FROM pending WHERE key = ? RETURNING expires, data", (storage_key(state),)
+        ).fetchall()
+        if not rows:
+            return None
+        expires, data = rows[0]
+        if expires <= self._clock():
+            return None
+        return load_pending(data, state)
+
+    async def close(self) -> None:
+        self._db.close()
+
+    def purge(self) -> None:
+        """Delete every expired row now (also done on writes, once per ``purge_interval``)."""
+        now = self._clock()
+        self._next_purge = now + self._purge_interval
+        self._db.execute("DELETE FROM sessions WHERE expires <= ?", (now,))
+        self._db.execute("DELETE FROM pending WHERE expires <= ?", (now,))
+
+    def _maybe_purge(self, now: float) -> None:
+        if now >= self._next_purge:
+            self.purge()

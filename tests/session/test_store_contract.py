@@ -1,0 +1,3 @@
+"""Runs the session-store contract (``contract.py``) against every backend in ``BACKENDS``."""
+
+from tests.session.contract import *  # noqa: F403
