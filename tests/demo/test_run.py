@@ -1,14 +1,60 @@
-"""The ``make demo`` config is a valid Portcullis config with a public route to the app."""
+"""``make demo``: its config is valid, and the demo works as the README promises."""
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portcullis.config import load_config
 from portcullis.config.schema import Config
 from portcullis.demo.run import demo_config
+from tests.auth.browser import Browser
+from tests.support.proxy import wait_for_port
 
 
-def test_demo_config_is_valid() -> None:
-    config = Config.model_validate(demo_config(8081, 4180))
+def test_demo_config_is_valid(tmp_path: Path) -> None:
+    config = Config.model_validate(demo_config(8081, 4180, 9400, tmp_path))
     assert config.listen.port == 4180
-    [route] = config.routes
-    assert route.public
-    assert route.upstream == "http://127.0.0.1:8081"
+    admin, rest = config.routes
+    assert admin.path == "/admin" and admin.allow is not None
+    assert admin.allow.roles == ["Portal.Admin"]
+    assert not rest.public and rest.allow is None
+    assert config.auth is not None
+    assert config.auth.providers[0].authority_host == "http://127.0.0.1:9400"
+
+
+def test_make_demo_signs_alice_in_and_refuses_bob_on_admin(tmp_path: Path) -> None:
+    state = tmp_path / "demo"
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "portcullis.demo", "--state-dir", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        try:
+            wait_for_port(4180, timeout=30)
+        except TimeoutError:
+            demo.kill()
+            pytest.fail("the demo did not start:\n" + demo.communicate()[0].decode())
+        base = "http://127.0.0.1:4180"
+        assert load_config(state / "portcullis.yaml").auth is not None  # what it runs is valid
+        alice = Browser()
+        assert alice.login(base, "alice", rd="/admin").location == "/admin"
+        page = alice.get(base + "/admin", headers={"Accept": "text/html"})
+        assert page.status == 200 and b"Alice Admin" in page.body
+        seen = json.loads(alice.get(base + "/x", headers={"Accept": "application/json"}).body)
+        assert seen["identity"]["roles"] == "Portal.Admin"
+        bob = Browser()
+        bob.login(base, "bob")
+        refused = bob.get(base + "/admin", headers={"Accept": "text/html"})
+        assert refused.status == 403 and b"Portal.Admin" in refused.body
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        output = demo.communicate(timeout=30)[0].decode()
+    assert demo.returncode == 0, output
+    assert "alice" in output and "http://127.0.0.1:4180/" in output

@@ -1,13 +1,16 @@
-"""``make demo``: the sample app and Portcullis in front of it, in the foreground.
+"""``make demo``: the dev IdP, the sample app and Portcullis in front of it, in the foreground.
 
-Writes ``.demo/portcullis.yaml`` (a public route to the app), starts the app on
-127.0.0.1:8081 and Portcullis on 127.0.0.1:4180, and waits. Ctrl-C (or SIGTERM)
-stops both; so does either of them dying.
+Writes ``.demo/portcullis.yaml`` (sign-in with the Entra-shaped dev IdP; ``/admin``
+needs the ``Portal.Admin`` app role, everything else any signed-in user), starts
+the dev IdP on 127.0.0.1:9400, the app on 127.0.0.1:8081 and Portcullis on
+127.0.0.1:4180, and waits. Ctrl-C (or SIGTERM) stops all three; so does any of
+them dying. State (config, session key, sessions) lives in ``.demo/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,17 +21,46 @@ from pathlib import Path
 
 import yaml
 
+from portcullis.devidp.defaults import CLIENT_ID, CLIENT_SECRET, TENANT_ID
+
 __all__ = ["demo_config", "main"]
 
 
-def demo_config(app_port: int, proxy_port: int) -> dict[str, object]:
+def demo_config(app_port: int, proxy_port: int, idp_port: int, state: Path) -> dict[str, object]:
+    app = f"http://127.0.0.1:{app_port}"
     return {
         "listen": {"address": "127.0.0.1", "port": proxy_port},
         "log": {"access": True},
         "routes": [
-            {"host": "*", "path": "/", "upstream": f"http://127.0.0.1:{app_port}", "public": True}
+            {"path": "/admin", "upstream": app, "allow": {"roles": ["Portal.Admin"]}},
+            {"path": "/", "upstream": app},
         ],
+        "auth": {
+            "external_url": f"http://127.0.0.1:{proxy_port}",
+            "providers": [
+                {
+                    "name": "entra",
+                    "type": "entra",
+                    "tenant": TENANT_ID,
+                    "authority_host": f"http://127.0.0.1:{idp_port}",
+                    "client_id": CLIENT_ID,
+                    "client_secret": [{"value": CLIENT_SECRET}],
+                }
+            ],
+            "session": {
+                "keys": [{"file": str((state / "session-key").resolve())}],
+                "sqlite_path": str((state / "sessions.db").resolve()),
+            },
+        },
     }
+
+
+def _session_key(state: Path) -> None:
+    """A random cookie key for this demo, made once and kept (sessions survive restarts)."""
+    path = state / "session-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
 
 
 def _port_in_use(port: int) -> bool:
@@ -69,27 +101,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, default=Path(".demo"))
     parser.add_argument("--app-port", type=int, default=8081)
     parser.add_argument("--port", type=int, default=4180, help="where Portcullis listens")
+    parser.add_argument("--idp-port", type=int, default=9400, help="where the dev IdP listens")
     args = parser.parse_args(argv)
-    for flag, port in (("--app-port", args.app_port), ("--port", args.port)):
+    if args.port != 4180:
+        print("the dev IdP's demo client is registered for port 4180 only", file=sys.stderr)
+        return 1
+    ports = (("--app-port", args.app_port), ("--port", args.port), ("--idp-port", args.idp_port))
+    for flag, port in ports:
         if _port_in_use(port):
             print(f"port {port} is in use; pick another with {flag}", file=sys.stderr)
             return 1
     args.state_dir.mkdir(parents=True, exist_ok=True)
     config_path = args.state_dir / "portcullis.yaml"
-    config_path.write_text(yaml.safe_dump(demo_config(args.app_port, args.port), sort_keys=False))
+    _session_key(args.state_dir)
+    config = demo_config(args.app_port, args.port, args.idp_port, args.state_dir)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
         signal.signal(signum, signal.default_int_handler)
     python = sys.executable
     processes: list[subprocess.Popen[bytes]] = []
     try:
+        idp = [python, "-m", "portcullis", "dev-idp", "--port", str(args.idp_port)]
+        processes.append(_start("the dev IdP", idp, args.idp_port))
         app = [python, "-m", "portcullis.demo.app", "--port", str(args.app_port)]
         processes.append(_start("the demo app", app, args.app_port))
         proxy = [python, "-m", "portcullis", "serve", "-c", str(config_path)]
         processes.append(_start("Portcullis", proxy, args.port))
         url = f"http://127.0.0.1:{args.port}/"
         print(f"\nPortcullis is up: {url}  (config: {config_path})")
-        print(f"  try: curl -s {url}hello -H 'Accept: application/json'")
-        print("Ctrl-C stops both.\n", flush=True)
+        print("  Open it in a browser and sign in at the dev IdP as one of:")
+        print("    alice  app role Portal.Admin: may open /admin")
+        print("    bob    no admin role: /admin answers 403 naming Portal.Admin")
+        print("    carol  250 groups: the token carries the groups overage form")
+        print(f"  Who am I: {url}.portcullis/userinfo   Sign out: {url}.portcullis/logout")
+        print("Ctrl-C stops all three.\n", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
         print("a demo process exited; stopping", file=sys.stderr)
