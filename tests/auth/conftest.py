@@ -24,14 +24,20 @@ def proxy_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def idp(proxy_port: int) -> Iterator[DevIdp]:
+def spare_port() -> int:
+    """A second proxy port registered at the IdP, for tests that need their own proxy."""
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def idp(proxy_port: int, spare_port: int) -> Iterator[DevIdp]:
     config = default_config()
     client = config.clients[0]
-    base = f"http://127.0.0.1:{proxy_port}"
+    bases = [f"http://127.0.0.1:{port}" for port in (proxy_port, spare_port)]
     client = dataclasses.replace(
         client,
-        redirect_uris=(*client.redirect_uris, f"{base}/.portcullis/callback"),
-        post_logout_redirect_uris=(*client.post_logout_redirect_uris, f"{base}/"),
+        redirect_uris=(*client.redirect_uris, *(f"{b}/.portcullis/callback" for b in bases)),
+        post_logout_redirect_uris=(*client.post_logout_redirect_uris, *(f"{b}/" for b in bases)),
     )
     with DevIdp(dataclasses.replace(config, clients=(client,))) as running:
         yield running

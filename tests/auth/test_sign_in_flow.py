@@ -225,3 +225,21 @@ def test_sign_in_while_the_idp_is_unreachable_is_a_clear_503(
         assert resp.status == 503
         assert b"cannot be reached" in resp.body
         assert b"Traceback" not in resp.body and b"Traceback" not in cut_off.log().encode()
+
+
+def test_client_secret_rotation_falls_back_to_the_next_secret(
+    idp: DevIdp, app: str, spare_port: int, tmp_path: Path
+) -> None:
+    client = idp.config.clients[0]
+    assert client.secret is not None
+    config = sign_in_config(idp, app, spare_port, tmp_path)
+    config["auth"]["providers"][0]["client_secret"] = [
+        {"value": "a-retired-secret"},
+        {"value": client.secret.reveal()},
+    ]
+    with run_proxy(config, tmp_path) as rotating:
+        browser = Browser()
+        done = browser.login(rotating.url, "alice")
+        assert done.status == 302, done.body[:300]
+        assert browser.get(rotating.url + "/hello").status == 200
+        assert "client credential 0 refused" in rotating.log()

@@ -51,12 +51,17 @@ class ClientAuth:
         secrets_: Sequence[Secret[str]],
         keys: Sequence[Secret[str]],
         certificate_pem: bytes | None,
-    ) -> ClientAuth:
+    ) -> tuple[ClientAuth, ...]:
+        """One credential per configured secret or key, in order: the first is tried first."""
         if method == "private_key_jwt":
-            return cls(
-                client_id, method, key=load_signing_key(keys[0]), certificate_pem=certificate_pem
+            first, *others = keys
+            return (
+                cls(
+                    client_id, method, key=load_signing_key(first), certificate_pem=certificate_pem
+                ),
+                *(cls(client_id, method, key=load_signing_key(k)) for k in others),
             )
-        return cls(client_id, method, secret=secrets_[0])
+        return tuple(cls(client_id, method, secret=s) for s in secrets_)
 
     def form_and_headers(
         self, token_endpoint: str, *, now: float

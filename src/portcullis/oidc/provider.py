@@ -10,7 +10,7 @@ code flow.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -53,7 +53,7 @@ class ProviderClient:
         self,
         config: Provider,
         *,
-        client_auth: ClientAuth,
+        client_auth: Sequence[ClientAuth],
         redirect_uri: str,
         fetcher: Fetcher,
         clock: Callable[[], float],
@@ -61,7 +61,7 @@ class ProviderClient:
         self.config = config
         self.name = config.name
         self.redirect_uri = redirect_uri
-        self._auth = client_auth
+        self._auth = tuple(client_auth)
         self._fetcher = fetcher
         self._clock = clock
         self._metadata: Metadata | None = None
@@ -156,14 +156,23 @@ class ProviderClient:
     async def redeem(self, code: str, code_verifier: str) -> str:
         """Exchange the authorization code; returns the raw ID token."""
         metadata = await self.metadata()
-        form, headers = self._auth.form_and_headers(metadata.token_endpoint, now=self._clock())
-        form.update(
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=self.redirect_uri,
-            code_verifier=code_verifier,
-        )
-        status, body = await self._fetcher.post_form(metadata.token_endpoint, form, headers=headers)
+        for attempt, credentials in enumerate(self._auth):
+            form, headers = credentials.form_and_headers(metadata.token_endpoint, now=self._clock())
+            form.update(
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=self.redirect_uri,
+                code_verifier=code_verifier,
+            )
+            status, body = await self._fetcher.post_form(
+                metadata.token_endpoint, form, headers=headers
+            )
+            # Rotation: a credential the IdP does not (yet, or any more) accept is skipped.
+            # Client authentication is checked before the code, so the code is still unused.
+            if status != 200 and body.get("error") == "invalid_client":
+                log.warning("client credential %d refused by %s", attempt, self.name)
+                continue
+            break
         if status != 200:
             error = body.get("error")
             raise LoginRejected(
