@@ -30,6 +30,7 @@ log = logging.getLogger("portcullis.auth")
 
 SESSION_PURPOSE = b"session"
 _TOUCH_AFTER = 60.0  # write last_seen back at most once a minute per session
+_MAX_REMEMBERED = 50_000
 _NO_SESSION = Decision(False, Reason.UNAUTHENTICATED, "no session")
 _EXPIRED = Decision(False, Reason.UNAUTHENTICATED, "session expired or revoked")
 _GROUPS_UNKNOWN = Decision(
@@ -56,7 +57,8 @@ class AuthGate:
         self._markers = tuple(f"{name}=".encode() for name in strip_cookies)
         self._headers = headers
         self._clock = clock
-        self._opened: dict[str, str] = {}  # cookie value -> session id (skips AES per request)
+        # Cookie header value -> (session id, value to forward): skips parsing and AES per request.
+        self._cookies: dict[bytes, tuple[str | None, bytes | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def check(
@@ -106,39 +108,51 @@ class AuthGate:
         task.add_done_callback(self._tasks.discard)
 
     def _session_id(self, request: RequestHead) -> str | None:
-        """Find our session cookie, and remove Portcullis' cookies from what is forwarded."""
+        """Find our session cookie, and remove Portcullis' cookies from what is forwarded.
+
+        Browsers send the same ``Cookie`` header with every request: what it yields
+        (the session id, and the header without our cookies) is remembered per value.
+        """
         headers = request.headers
         found: str | None = None
         for index in range(len(headers) - 1, -1, -1):
             name, value = headers[index]
             if len(name) != 6 or name.lower() != b"cookie":
                 continue
-            if not any(marker in value for marker in self._markers):
-                continue
-            kept = []
-            for pair in value.split(b";"):
-                key, _, cookie_value = pair.strip().partition(b"=")
-                text = key.decode("latin-1")
-                if text == self._cookie and found is None:
-                    found = cookie_value.decode("latin-1")
-                elif not any(pair.strip().startswith(m) for m in self._markers):
-                    kept.append(pair.strip())
-            if kept:
-                headers[index] = (name, b"; ".join(kept))
-            else:
+            known = self._cookies.get(value)
+            if known is None:
+                known = self._parse_cookies(value)
+                if len(self._cookies) >= _MAX_REMEMBERED:
+                    self._cookies.clear()
+                self._cookies[value] = known
+            session_id, kept = known
+            if kept is None:
                 del headers[index]
-        if found is None:
-            return None
-        session_id = self._opened.get(found)
-        if session_id is None:
-            opened = self._codec.open(found, purpose=SESSION_PURPOSE)
-            if opened is None:
-                return None  # tampered or from a retired key: no session, never an error
-            session_id = opened.decode("ascii")
-            if len(self._opened) >= 50_000:
-                self._opened.clear()
-            self._opened[found] = session_id
-        return session_id
+            elif kept is not value:
+                headers[index] = (name, kept)
+            if session_id is not None and found is None:
+                found = session_id
+        return found
+
+    def _parse_cookies(self, value: bytes) -> tuple[str | None, bytes | None]:
+        """(our session id or None, the header value without Portcullis' cookies or None)."""
+        if not any(marker in value for marker in self._markers):
+            return None, value
+        session_id: str | None = None
+        kept = []
+        for raw in value.split(b";"):
+            pair = raw.strip()
+            key, _, cookie_value = pair.partition(b"=")
+            if any(pair.startswith(m) for m in self._markers):
+                if key.decode("latin-1") == self._cookie and session_id is None:
+                    opened = self._codec.open(
+                        cookie_value.decode("latin-1"), purpose=SESSION_PURPOSE
+                    )
+                    # Tampered or sealed with a retired key: no session, never an error.
+                    session_id = opened.decode("ascii") if opened is not None else None
+            elif pair:
+                kept.append(pair)
+        return session_id, b"; ".join(kept) if kept else None
 
 
 def _missing(roles: list[str], groups: list[str]) -> str:

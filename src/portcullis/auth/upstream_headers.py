@@ -14,7 +14,7 @@ from portcullis.session.model import Session
 
 __all__ = ["IdentityHeaderBuilder"]
 
-Headers = tuple[tuple[bytes, bytes], ...]
+Headers = bytes  # header lines, b"Name: value\r\n" repeated
 
 _REUSE = 30.0
 _MAX_ENTRIES = 20_000
@@ -65,4 +65,4 @@ class IdentityHeaderBuilder:
         headers.append((n["groups"], clean(",".join(identity.groups))))
         assertion = self._signer.sign(identity, audience=audience, now=now)
         headers.append((n["assertion"], assertion.encode("ascii")))
-        return tuple(headers)
+        return b"".join(name + b": " + value + b"\r\n" for name, value in headers)

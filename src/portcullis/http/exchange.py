@@ -159,9 +159,7 @@ class Exchange:
             return
         self._attach(conn)
 
-    def _build_request_head(
-        self, pool: UpstreamPool, identity: tuple[tuple[bytes, bytes], ...]
-    ) -> bytes:
+    def _build_request_head(self, pool: UpstreamPool, identity: bytes) -> bytes:
         head = self.head
         route = self.route
         assert route is not None
@@ -176,8 +174,7 @@ class Exchange:
         ]
         for name, value in head.headers:
             parts += (name, b": ", value, b"\r\n")
-        for name, value in identity:
-            parts += (name, b": ", value, b"\r\n")
+        parts.append(identity)
         if head.chunked:
             parts.append(b"Transfer-Encoding: chunked\r\n")
         elif head.content_length is not None:
