@@ -25,10 +25,15 @@ class Reason(StrEnum):
 
     PUBLIC = "public"
     SIGNED_IN = "signed-in"
+    BEARER = "bearer"  # a valid bearer token that the route's rule admits
     UNAUTHENTICATED = "unauthenticated"
     SIGN_IN_UNAVAILABLE = "sign-in-unavailable"
     FORBIDDEN = "forbidden"
     GROUPS_UNRESOLVED = "groups-unresolved"
+    TOKEN_MISSING = "token-missing"  # noqa: S105 - a bearer-only route called without a token
+    INVALID_TOKEN = "invalid-token"  # noqa: S105 - RFC 6750 invalid_token
+    INSUFFICIENT_SCOPE = "insufficient-scope"  # RFC 6750: valid token, not enough rights
+    INSUFFICIENT_CLAIMS = "insufficient-claims"  # CAE: step up to an authentication context
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class Decision:
     reason: Reason
     detail: str = ""
     upstream_headers: bytes = b""
+    challenge: bytes = b""  # a WWW-Authenticate value for token denials
 
 
 ALLOW_PUBLIC = Decision(True, Reason.PUBLIC)

@@ -38,6 +38,7 @@ class Identity:
     groups: tuple[str, ...] = ()
     groups_unknown: bool = False  # group overage: the token did not carry the groups
     client_id: str | None = None  # azp / appid: the application the token was issued to
+    scopes: tuple[str, ...] = ()  # delegated scopes (`scp`) of a bearer token
     auth_time: int | None = None
     amr: tuple[str, ...] = field(default_factory=tuple)
 
@@ -55,6 +56,7 @@ class Identity:
         data["roles"] = list(self.roles)
         data["groups"] = list(self.groups)
         data["amr"] = list(self.amr)
+        data["scopes"] = list(self.scopes)
         return data
 
     @classmethod
@@ -74,4 +76,5 @@ class Identity:
             client_id=data.get("client_id"),
             auth_time=data.get("auth_time"),
             amr=tuple(data.get("amr", ())),
+            scopes=tuple(data.get("scopes", ())),
         )

@@ -13,6 +13,7 @@ from portcullis.assertion import AssertionSigner, generate_key, load_private_key
 from portcullis.auth.endpoints import SignInEndpoints
 from portcullis.auth.gate import AuthGate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
+from portcullis.bearer.validator import BearerValidator
 from portcullis.config.auth_schema import Auth
 from portcullis.config.load import resolve_secrets
 from portcullis.control import Handler
@@ -89,6 +90,17 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
         providers[config.name] = ProviderClient(
             config, client_auth=client_auth, redirect_uri=redirect_uri, fetcher=fetcher, clock=clock
         )
+    sign_in_clients = {p.client_id for p in auth.providers}
+    validators = {
+        api.name: BearerValidator(
+            api,
+            providers[api.provider],
+            fetcher=fetcher,
+            clock=clock,
+            user_clients=sign_in_clients | set(api.user_clients),
+        )
+        for api in auth.apis
+    }
     session_cookie = cookie_name(settings.cookie_name, secure=secure)
     binding_cookie = cookie_name(settings.cookie_name + "_login", secure=secure)
     gate = AuthGate(
@@ -98,6 +110,7 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
         cookie=session_cookie,
         strip_cookies=(session_cookie, binding_cookie),
         headers=headers,
+        validators=validators,
         clock=clock,
     )
     endpoints = SignInEndpoints(

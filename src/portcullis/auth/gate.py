@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from portcullis.auth.rules import evaluate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
+from portcullis.bearer.principal import Principal
+from portcullis.bearer.validator import BearerValidator, TokenRejected
 from portcullis.config.auth_schema import SessionSettings
 from portcullis.decision import ALLOW_PUBLIC, Decision, Reason
 from portcullis.http.request import RequestHead
+from portcullis.oidc.fetch import IdpUnavailable
 from portcullis.routing import RouteTarget
 from portcullis.session.cache import CachedStore, Miss
 from portcullis.session.cookie import CookieCodec
@@ -33,8 +37,9 @@ _TOUCH_AFTER = 60.0  # write last_seen back at most once a minute per session
 _MAX_REMEMBERED = 50_000
 _NO_SESSION = Decision(False, Reason.UNAUTHENTICATED, "no session")
 _EXPIRED = Decision(False, Reason.UNAUTHENTICATED, "session expired or revoked")
-_GROUPS_UNKNOWN = Decision(
-    False, Reason.GROUPS_UNRESOLVED, "group membership could not be resolved"
+_TOKEN_MISSING = Decision(False, Reason.TOKEN_MISSING, "A bearer token is required.")
+_SEVERAL_AUTHORIZATIONS = Decision(
+    False, Reason.INVALID_TOKEN, "Send exactly one Authorization header."
 )
 
 
@@ -48,6 +53,7 @@ class AuthGate:
         cookie: str,
         strip_cookies: tuple[str, ...],
         headers: IdentityHeaderBuilder,
+        validators: Mapping[str, BearerValidator],
         clock: Callable[[], float],
     ) -> None:
         self._codec = codec
@@ -56,6 +62,7 @@ class AuthGate:
         self._cookie = cookie
         self._markers = tuple(f"{name}=".encode() for name in strip_cookies)
         self._headers = headers
+        self._validators = validators
         self._clock = clock
         # Cookie header value -> (session id, value to forward): skips parsing and AES per request.
         self._cookies: dict[bytes, tuple[str | None, bytes | None]] = {}
@@ -67,6 +74,13 @@ class AuthGate:
         session_id = self._session_id(request)
         if route.public:
             return ALLOW_PUBLIC
+        accept = route.config.accept
+        if "bearer" in accept:
+            token = _bearer_token(request)
+            if token is not None:
+                return self._check_token(token, route)
+            if "session" not in accept:
+                return _TOKEN_MISSING
         if session_id is None:
             return _NO_SESSION
         cached = self._store.peek(session_id)
@@ -89,17 +103,45 @@ class AuthGate:
             return _EXPIRED
         if now - session.last_seen > _TOUCH_AFTER:
             self._touch(session, now)
-        allow = route.config.allow
-        if allow is not None and (allow.roles or allow.groups):
-            identity = session.identity
-            if not any(role in identity.roles for role in allow.roles) and not any(
-                group in identity.groups for group in allow.groups
-            ):
-                if allow.groups and identity.groups_unknown:
-                    return _GROUPS_UNKNOWN
-                return Decision(False, Reason.FORBIDDEN, _missing(allow.roles, allow.groups))
-        headers = self._headers.for_session(session, route.config.upstream, now)
+        refusal = evaluate(session.identity, route.config.allow)
+        if refusal is not None:
+            return refusal
+        headers = self._headers.for_identity(
+            session.id, session.identity, route.config.upstream, now
+        )
         return Decision(True, Reason.SIGNED_IN, "", headers)
+
+    # bearer tokens --------------------------------------------------------------------------------
+    def _check_token(self, token: str, route: RouteTarget[Any]) -> Decision | Awaitable[Decision]:
+        if not token:
+            return _SEVERAL_AUTHORIZATIONS
+        validator = self._validators[route.config.api or ""]
+        key, principal = validator.cached(token)
+        if principal is None:
+            return self._validate_token(validator, token, key, route)
+        return self._decide_token(principal, key, route)
+
+    async def _validate_token(
+        self, validator: BearerValidator, token: str, key: bytes, route: RouteTarget[Any]
+    ) -> Decision:
+        try:
+            principal = await validator.validate(token, key)
+        except TokenRejected as exc:
+            log.info("bearer token rejected (%s) on %s", exc.code, route.config.path)
+            return Decision(False, Reason.INVALID_TOKEN, str(exc))
+        except IdpUnavailable as exc:
+            log.warning("bearer token could not be checked: %s", exc)
+            return Decision(False, Reason.INVALID_TOKEN, "The token could not be checked now.")
+        return self._decide_token(principal, key, route)
+
+    def _decide_token(self, principal: Principal, key: bytes, route: RouteTarget[Any]) -> Decision:
+        refusal = evaluate(principal.identity, route.config.allow, principal.token)
+        if refusal is not None:
+            return refusal
+        headers = self._headers.for_identity(
+            key, principal.identity, route.config.upstream, self._clock()
+        )
+        return Decision(True, Reason.BEARER, "", headers)
 
     def _touch(self, session: Session, now: float) -> None:
         remaining = session.expires_at - now
@@ -155,6 +197,16 @@ class AuthGate:
         return session_id, b"; ".join(kept) if kept else None
 
 
-def _missing(roles: list[str], groups: list[str]) -> str:
-    wanted = [f"role {r}" for r in roles] + [f"group {g}" for g in groups]
-    return "You need one of: " + ", ".join(wanted) + "."
+def _bearer_token(request: RequestHead) -> str | None:
+    """The bearer token, None when there is none, ``""`` when Authorization is repeated."""
+    found: str | None = None
+    count = 0
+    for name, value in request.headers:
+        if len(name) == 13 and name.lower() == b"authorization":
+            count += 1
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() == b"bearer" and credentials.strip():
+                found = credentials.strip().decode("latin-1")
+    if count > 1:
+        return ""
+    return found

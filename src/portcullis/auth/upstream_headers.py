@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from portcullis.assertion import AssertionSigner
 from portcullis.config.auth_schema import IdentityHeaders
-from portcullis.session.model import Session
+from portcullis.identity import Identity
 
 __all__ = ["IdentityHeaderBuilder"]
 
@@ -30,18 +30,22 @@ class IdentityHeaderBuilder:
     def __init__(self, names: IdentityHeaders, signer: AssertionSigner) -> None:
         self._names = {field: value.encode() for field, value in names.model_dump().items()}
         self._signer = signer
-        self._cache: dict[tuple[str, str], tuple[float, Headers]] = {}
+        self._cache: dict[tuple[str | bytes, str], tuple[float, Headers]] = {}
 
     @property
     def names(self) -> tuple[bytes, ...]:
         return tuple(self._names.values())
 
-    def for_session(self, session: Session, audience: str, now: float) -> Headers:
-        key = (session.id, audience)
+    def for_identity(
+        self, owner: str | bytes, identity: Identity, audience: str, now: float
+    ) -> Headers:
+        """The header lines for ``identity`` at ``audience``; ``owner`` is the session id or
+        the token's hash (what the cached lines belong to)."""
+        key = (owner, audience)
         hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        headers = self._build(session, audience, now)
+        headers = self._build(identity, audience, now)
         if len(self._cache) >= _MAX_ENTRIES:
             self._cache.clear()
         self._cache[key] = (now + _REUSE, headers)
@@ -51,8 +55,7 @@ class IdentityHeaderBuilder:
         for key in [k for k in self._cache if k[0] == session_id]:
             del self._cache[key]
 
-    def _build(self, session: Session, audience: str, now: float) -> Headers:
-        identity = session.identity
+    def _build(self, identity: Identity, audience: str, now: float) -> Headers:
         n = self._names
         headers = [(n["user"], clean(identity.key)), (n["kind"], clean(identity.kind.value))]
         if identity.tenant_id:
@@ -63,6 +66,8 @@ class IdentityHeaderBuilder:
             headers.append((n["name"], clean(identity.name)))
         headers.append((n["roles"], clean(",".join(identity.roles))))
         headers.append((n["groups"], clean(",".join(identity.groups))))
+        if identity.client_id:
+            headers.append((n["client"], clean(identity.client_id)))
         assertion = self._signer.sign(identity, audience=audience, now=now)
         headers.append((n["assertion"], assertion.encode("ascii")))
         return b"".join(name + b": " + value + b"\r\n" for name, value in headers)

@@ -15,7 +15,16 @@ from pydantic import AfterValidator, Field
 
 from portcullis.config.schema import SecretSources, _Model
 
-__all__ = ["Allow", "AssertionSettings", "Auth", "IdentityHeaders", "Provider", "SessionSettings"]
+__all__ = [
+    "Allow",
+    "Api",
+    "AssertionSettings",
+    "Auth",
+    "IdentityHeaders",
+    "Introspection",
+    "Provider",
+    "SessionSettings",
+]
 
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
@@ -141,6 +150,7 @@ class IdentityHeaders(_Model):
     groups: HeaderName = "X-Portcullis-Groups"
     tenant: HeaderName = "X-Portcullis-Tenant"
     kind: HeaderName = "X-Portcullis-Kind"
+    client: HeaderName = "X-Portcullis-Client"
     assertion: HeaderName = "X-Portcullis-Assertion"
 
 
@@ -158,10 +168,73 @@ class Auth(_Model):
     allowed_redirect_hosts: list[str] = Field(
         default_factory=list, description="Hosts an absolute return URL (rd=) may name."
     )
+    apis: list[Api] = Field(
+        default_factory=list, description="APIs whose bearer tokens routes may accept."
+    )
 
 
 class Allow(_Model):
-    """Who may pass a route that is not public: any signed-in user, or any of these."""
+    """Who may pass a route that is not public.
 
-    roles: list[str] = Field(default_factory=list, description="Entra app roles (any of).")
+    People (browser sessions and delegated tokens): any signed-in user, or holders of any
+    of ``roles`` / ``groups``; delegated tokens also need any of ``scopes`` when listed.
+    Machines (app-only and agent tokens) are never admitted by a valid signature alone:
+    they need any of ``app_roles``, or their client app in ``clients``.
+    """
+
+    roles: list[str] = Field(default_factory=list, description="User app roles (any of).")
     groups: list[str] = Field(default_factory=list, description="Group object ids (any of).")
+    scopes: list[str] = Field(
+        default_factory=list, description="Delegated tokens: scopes (any of), from `scp`."
+    )
+    app_roles: list[str] = Field(
+        default_factory=list, description="App-only and agent tokens: app roles (any of)."
+    )
+    kinds: list[Literal["user", "app", "agent", "obo"]] = Field(
+        default_factory=lambda: ["user", "app", "agent", "obo"],  # type: ignore[arg-type]
+        description="Identity kinds admitted at all.",
+    )
+    clients: list[str] = Field(
+        default_factory=list,
+        description="Client apps (azp/appid) admitted: 'appid' or 'tenant/appid'. App-only "
+        "tokens from a listed client pass without app_roles.",
+    )
+    deny_clients: list[str] = Field(
+        default_factory=list, description="Client apps refused whatever else holds."
+    )
+    auth_context: str | None = Field(
+        None,
+        description="An Entra authentication context (acrs value, e.g. c1) the token must carry.",
+    )
+
+
+class Introspection(_Model):
+    """RFC 7662 introspection for opaque access tokens of a generic provider."""
+
+    endpoint: BaseUrl
+    client_id: str
+    client_secret: SecretSources
+    cache_seconds: float = Field(60.0, ge=0, le=3600)
+
+
+class Api(_Model):
+    """An API whose bearer tokens Portcullis accepts (an app registration exposing an API)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    provider: str = Field(description="The auth.providers entry whose issuer signs the tokens.")
+    audiences: list[str] = Field(
+        min_length=1,
+        description="Accepted `aud` values, compared exactly: the API's client id and/or App "
+        "ID URI (with or without the trailing slash, as Entra issues it).",
+    )
+    token_versions: list[Literal[1, 2]] = Field(
+        default_factory=lambda: [2],  # type: ignore[arg-type]
+        description="entra: accepted access-token versions; each is checked against its own "
+        "issuer and keys.",
+    )
+    user_clients: list[str] = Field(
+        default_factory=list,
+        description="Client apps through which users call this API directly; a delegated "
+        "token from any other client is on-behalf-of (kind obo). Sign-in clients count.",
+    )
+    introspection: Introspection | None = None

@@ -200,6 +200,13 @@ class Route(_Model):
     timeouts: UpstreamTimeouts = Field(default_factory=UpstreamTimeouts)
     tls_verify: bool = Field(True, description="Verify an https upstream's certificate.")
     tls_ca_file: str | None = Field(None, description="CA bundle for an https upstream.")
+    accept: list[Literal["session", "bearer"]] = Field(
+        default_factory=lambda: ["session"],  # type: ignore[arg-type]
+        description="How callers prove who they are: browser sessions, bearer tokens, or both.",
+    )
+    api: str | None = Field(
+        None, description="With bearer: the auth.apis entry whose tokens this route accepts."
+    )
     allow: Allow | None = Field(
         None,
         description="Signed-in users holding any of these roles or groups; absent: any "

@@ -76,6 +76,8 @@ def validate(data: object) -> Config:
         problems.extend(problems_from(exc, Config))
     routes = list(enumerate(config.routes)) if config else _valid_routes(data)
     problems.extend(_route_problems(routes))
+    if config is not None:
+        problems.extend(_access_problems(config))
     if config is not None and config.auth is not None:
         problems.extend(_auth_problems(config.auth))
     if problems or config is None:
@@ -326,4 +328,36 @@ def _auth_problems(auth: Auth) -> list[Problem]:
         problems.append(
             Problem("auth.session.idle_timeout", "longer than auth.session.absolute_timeout")
         )
+    return problems
+
+
+def _access_problems(config: Config) -> list[Problem]:
+    """Routes that accept bearer tokens must name an API; APIs must name a provider."""
+    problems = []
+    auth = config.auth
+    apis = {api.name for api in auth.apis} if auth else set()
+    for index, route in enumerate(config.routes):
+        where = f"routes[{index}]"
+        if "bearer" in route.accept and route.api is None:
+            problems.append(Problem(f"{where}.api", "required when the route accepts bearer"))
+        elif route.api is not None and route.api not in apis:
+            problems.append(Problem(f"{where}.api", f"no auth.apis entry named {route.api!r}"))
+        elif route.api is not None and "bearer" not in route.accept:
+            problems.append(Problem(f"{where}.api", "only used when accept includes bearer"))
+    if auth is not None:
+        providers = {p.name for p in auth.providers}
+        for index, api in enumerate(auth.apis):
+            if api.provider not in providers:
+                problems.append(
+                    Problem(f"auth.apis[{index}].provider", f"no provider named {api.provider!r}")
+                )
+            if api.introspection is not None and any(
+                p.name == api.provider and p.type == "entra" for p in auth.providers
+            ):
+                problems.append(
+                    Problem(
+                        f"auth.apis[{index}].introspection",
+                        "Entra access tokens are JWTs; introspection is for generic providers",
+                    )
+                )
     return problems

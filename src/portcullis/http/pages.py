@@ -84,6 +84,8 @@ def decision_response(decision: Decision, head: RequestHead) -> LocalResponse:
         )
         body = orjson.loads(response.body) | {"login_url": login}
         return LocalResponse(401, orjson.dumps(body), _JSON)
+    if decision.reason in _TOKEN_STATUS:
+        return _token_denial(decision, head)
     if decision.reason is Reason.SIGN_IN_UNAVAILABLE:
         return error_response(
             401,
@@ -98,6 +100,41 @@ def decision_response(decision: Decision, head: RequestHead) -> LocalResponse:
         request_id=request_id,
         accept=accept,
         code=decision.reason.value,
+    )
+
+
+_TOKEN_STATUS = {
+    Reason.TOKEN_MISSING: 401,
+    Reason.INVALID_TOKEN: 401,
+    Reason.INSUFFICIENT_CLAIMS: 401,
+    Reason.INSUFFICIENT_SCOPE: 403,
+}
+_RFC6750_ERROR = {
+    Reason.INVALID_TOKEN: "invalid_token",
+    Reason.INSUFFICIENT_SCOPE: "insufficient_scope",
+    Reason.INSUFFICIENT_CLAIMS: "insufficient_claims",
+}
+
+
+def _token_denial(decision: Decision, head: RequestHead) -> LocalResponse:
+    """RFC 6750: a WWW-Authenticate challenge and a JSON body; the token is never echoed."""
+    error = _RFC6750_ERROR.get(decision.reason)
+    challenge = decision.challenge
+    if not challenge:
+        challenge = b'Bearer realm="portcullis"'
+        if error is not None:
+            description = decision.detail.replace('"', "'").encode("ascii", "replace")
+            challenge += b', error="%s", error_description="%s"' % (error.encode(), description)
+    payload = {
+        "error": error or "unauthenticated",
+        "message": decision.detail or "A bearer token is required.",
+        "request_id": head.request_id,
+    }
+    return LocalResponse(
+        _TOKEN_STATUS[decision.reason],
+        orjson.dumps(payload),
+        _JSON,
+        headers=((b"WWW-Authenticate", challenge),),
     )
 
 

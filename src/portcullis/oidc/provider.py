@@ -122,6 +122,12 @@ class ProviderClient:
             return IssuerRule.exact(issuer, ver="2.0")
         return IssuerRule.exact(issuer)
 
+    async def token_issuer(self) -> tuple[IssuerRule, KeyCache]:
+        """The issuer rule and keys for tokens from this provider's discovery document."""
+        await self.metadata()
+        assert self._issuer_rule is not None
+        return self._issuer_rule, self.keys
+
     async def _fetch_jwks(self) -> dict[str, Any]:
         metadata = await self.metadata()
         return await self._fetcher.get_json(metadata.jwks_uri)
