@@ -13,6 +13,7 @@ from portcullis.assertion import AssertionSigner, generate_key, load_private_key
 from portcullis.auth.endpoints import SignInEndpoints
 from portcullis.auth.gate import AuthGate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
+from portcullis.bearer.introspection import Introspector
 from portcullis.bearer.validator import BearerValidator
 from portcullis.config.auth_schema import Auth
 from portcullis.config.load import resolve_secrets
@@ -91,16 +92,30 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
             config, client_auth=client_auth, redirect_uri=redirect_uri, fetcher=fetcher, clock=clock
         )
     sign_in_clients = {p.client_id for p in auth.providers}
-    validators = {
-        api.name: BearerValidator(
+    validators = {}
+    for index, api in enumerate(auth.apis):
+        provider = providers[api.provider]
+        user_clients = sign_in_clients | set(api.user_clients)
+        introspector = None
+        if api.introspection is not None:
+            where = f"auth.apis[{index}].introspection.client_secret"
+            introspector = Introspector(
+                api.introspection,
+                resolve_secrets(api.introspection.client_secret, key_path=where)[0],
+                issuer=provider.config.issuer or "",
+                audiences=api.audiences,
+                user_clients=user_clients,
+                fetcher=fetcher,
+                clock=clock,
+            )
+        validators[api.name] = BearerValidator(
             api,
-            providers[api.provider],
+            provider,
             fetcher=fetcher,
             clock=clock,
-            user_clients=sign_in_clients | set(api.user_clients),
+            user_clients=user_clients,
+            introspector=introspector,
         )
-        for api in auth.apis
-    }
     session_cookie = cookie_name(settings.cookie_name, secure=secure)
     binding_cookie = cookie_name(settings.cookie_name + "_login", secure=secure)
     gate = AuthGate(

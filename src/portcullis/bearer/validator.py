@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
+from portcullis.bearer.introspection import IntrospectionRefused, Introspector
 from portcullis.bearer.principal import Principal, principal_from_claims
 from portcullis.config.auth_schema import Api
 from portcullis.jose import (
@@ -69,6 +70,7 @@ class BearerValidator:
         fetcher: Fetcher,
         clock: Callable[[], float],
         user_clients: Collection[str],
+        introspector: Introspector | None = None,
         max_entries: int = 10_000,
     ) -> None:
         self.api = api
@@ -81,23 +83,28 @@ class BearerValidator:
         self._skew = provider.config.clock_skew
         self._entra = provider.config.type == "entra"
         self._v1: _Issuer | None = None
-        self._cache: OrderedDict[bytes, Principal] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._introspector = introspector
         self._max = max_entries
 
     # the hot path ---------------------------------------------------------------------------------
     def cached(self, token: str) -> tuple[bytes, Principal | None]:
         """The token's cache key, and its principal when it was validated and is not expired."""
         key = hashlib.sha256(token.encode("latin-1")).digest()
-        principal = self._cache.get(key)
-        if principal is not None and principal.token.expires_at <= self._clock():
+        entry = self._cache.get(key)
+        if entry is None:
+            return key, None
+        if entry[0] <= self._clock():
             del self._cache[key]
-            principal = None
-        return key, principal
+            return key, None
+        return key, entry[1]
 
     # the first time -------------------------------------------------------------------------------
     async def validate(self, token: str, key: bytes) -> Principal:
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRejected("too_large", "The token is too large.")
+        if token.count(".") != 2 and self._introspector is not None:
+            return await self._introspect(token, key)
         try:
             jws = parse(token, max_bytes=MAX_TOKEN_BYTES)
             unverified = jws.unverified_claims()
@@ -137,12 +144,21 @@ class BearerValidator:
         if any(name in claims for name in _ID_TOKEN_CLAIMS):
             raise TokenRejected("id_token", "An ID token is not an access token.")
         principal = principal_from_claims(claims, user_clients=self._user_clients)
-        self._remember(key, principal)
+        self._remember(key, principal, principal.token.expires_at)
         return principal
 
-    def _remember(self, key: bytes, principal: Principal) -> None:
+    async def _introspect(self, token: str, key: bytes) -> Principal:
+        assert self._introspector is not None
+        try:
+            principal, until = await self._introspector.introspect(token)
+        except IntrospectionRefused as exc:
+            raise TokenRejected(exc.code, str(exc)) from None
+        self._remember(key, principal, until)
+        return principal
+
+    def _remember(self, key: bytes, principal: Principal, until: float) -> None:
         cache = self._cache
-        cache[key] = principal
+        cache[key] = (until, principal)
         if len(cache) > self._max:
             cache.popitem(last=False)
 
