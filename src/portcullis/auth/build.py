@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +15,10 @@ from portcullis.auth.gate import AuthGate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
 from portcullis.bearer.introspection import Introspector
 from portcullis.bearer.validator import BearerValidator
-from portcullis.config.auth_schema import Auth
+from portcullis.config.auth_schema import GUID_RE, Auth
 from portcullis.config.load import resolve_secrets
 from portcullis.control import Handler
+from portcullis.graph import GraphHttp, GraphTokens, GroupResolver
 from portcullis.http.headers import canonical
 from portcullis.oidc.client_auth import ClientAuth
 from portcullis.oidc.fetch import Fetcher
@@ -38,10 +39,13 @@ class SignIn:
     strip_headers: frozenset[bytes]  # configured identity header names, never taken from clients
     store: CachedStore
     fetcher: Fetcher
+    graph_http: GraphHttp | None = None
 
     async def close(self) -> None:
         await self.fetcher.close()
         await self.store.close()
+        if self.graph_http is not None:
+            await self.graph_http.close()
 
 
 def assertion_keys(auth: Auth) -> list[ec.EllipticCurvePrivateKey]:
@@ -70,6 +74,7 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
     fetcher = Fetcher()
     redirect_uri = auth.external_url + "/.portcullis/callback"
     providers: dict[str, ProviderClient] = {}
+    credentials: dict[str, tuple[ClientAuth, ...]] = {}
     for index, config in enumerate(auth.providers):
         where = f"auth.providers[{index}]"
         secrets = (
@@ -88,6 +93,7 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
         client_auth = ClientAuth.from_config(
             config.client_id, config.client_auth, secrets, private, certificate
         )
+        credentials[config.name] = client_auth
         providers[config.name] = ProviderClient(
             config, client_auth=client_auth, redirect_uri=redirect_uri, fetcher=fetcher, clock=clock
         )
@@ -116,6 +122,7 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
             user_clients=user_clients,
             introspector=introspector,
         )
+    groups, graph_http = _group_resolver(auth, providers, credentials, fetcher, clock)
     session_cookie = cookie_name(settings.cookie_name, secure=secure)
     binding_cookie = cookie_name(settings.cookie_name + "_login", secure=secure)
     gate = AuthGate(
@@ -126,6 +133,7 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
         strip_cookies=(session_cookie, binding_cookie),
         headers=headers,
         validators=validators,
+        groups=groups,
         clock=clock,
     )
     endpoints = SignInEndpoints(
@@ -141,4 +149,44 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
         clock=clock,
     )
     strip = frozenset(canonical(name) for name in headers.names)
-    return SignIn(gate, endpoints.handlers(), strip, store, fetcher)
+    return SignIn(gate, endpoints.handlers(), strip, store, fetcher, graph_http)
+
+
+def _group_resolver(
+    auth: Auth,
+    providers: dict[str, ProviderClient],
+    credentials: dict[str, tuple[ClientAuth, ...]],
+    fetcher: Fetcher,
+    clock: Callable[[], float],
+) -> tuple[GroupResolver | None, GraphHttp | None]:
+    """Microsoft Graph for groups overage, with the named provider's own credentials."""
+    if auth.graph is None:
+        return None, None
+    provider = providers[auth.graph.provider].config
+    tenants = set(provider.allowed_tenants)
+    if provider.tenant and GUID_RE.match(provider.tenant.lower()):
+        tenants.add(provider.tenant.lower())
+    client_auth = credentials[provider.name]
+    if auth.graph.client_id is not None and auth.graph.client_secret is not None:
+        secrets = resolve_secrets(auth.graph.client_secret, key_path="auth.graph.client_secret")
+        client_auth = ClientAuth.from_config(
+            auth.graph.client_id, "client_secret_basic", secrets, (), None
+        )
+    tokens = GraphTokens(
+        authority_host=auth.graph.authority_host or provider.authority_host,
+        graph_base=auth.graph.base_url,
+        client_auth=client_auth,
+        fetcher=fetcher,
+        clock=clock,
+    )
+    http = GraphHttp()
+    resolver = GroupResolver(
+        graph_base=auth.graph.base_url,
+        tokens=tokens,
+        http=http,
+        clock=clock,
+        ttl=auth.graph.ttl,
+        negative_ttl=auth.graph.negative_ttl,
+        allowed_tenants=frozenset(tenants) or None,
+    )
+    return resolver, http

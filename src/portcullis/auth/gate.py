@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from portcullis.auth.rules import evaluate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
-from portcullis.bearer.principal import Principal
+from portcullis.bearer.principal import TokenFacts
 from portcullis.bearer.validator import BearerValidator, TokenRejected
 from portcullis.config.auth_schema import SessionSettings
 from portcullis.decision import ALLOW_PUBLIC, Decision, Reason
+from portcullis.graph import GroupResolver, GroupsResult, Resolved
 from portcullis.http.request import RequestHead
+from portcullis.identity import Identity
 from portcullis.oidc.fetch import IdpUnavailable
 from portcullis.routing import RouteTarget
 from portcullis.session.cache import CachedStore, Miss
@@ -54,6 +57,7 @@ class AuthGate:
         strip_cookies: tuple[str, ...],
         headers: IdentityHeaderBuilder,
         validators: Mapping[str, BearerValidator],
+        groups: GroupResolver | None = None,
         clock: Callable[[], float],
     ) -> None:
         self._codec = codec
@@ -63,6 +67,7 @@ class AuthGate:
         self._markers = tuple(f"{name}=".encode() for name in strip_cookies)
         self._headers = headers
         self._validators = validators
+        self._groups = groups
         self._clock = clock
         # Cookie header value -> (session id, value to forward): skips parsing and AES per request.
         self._cookies: dict[bytes, tuple[str | None, bytes | None]] = {}
@@ -89,9 +94,12 @@ class AuthGate:
         return self._decide(cached, route)
 
     async def _check_stored(self, session_id: str, route: RouteTarget[Any]) -> Decision:
-        return self._decide(await self._store.get(session_id), route)
+        decision = self._decide(await self._store.get(session_id), route)
+        return decision if isinstance(decision, Decision) else await decision
 
-    def _decide(self, session: Session | None, route: RouteTarget[Any]) -> Decision:
+    def _decide(
+        self, session: Session | None, route: RouteTarget[Any]
+    ) -> Decision | Awaitable[Decision]:
         now = self._clock()
         settings = self._settings
         if session is None or not is_live(
@@ -103,13 +111,7 @@ class AuthGate:
             return _EXPIRED
         if now - session.last_seen > _TOUCH_AFTER:
             self._touch(session, now)
-        refusal = evaluate(session.identity, route.config.allow)
-        if refusal is not None:
-            return refusal
-        headers = self._headers.for_identity(
-            session.id, session.identity, route.config.upstream, now
-        )
-        return Decision(True, Reason.SIGNED_IN, "", headers)
+        return self._admit(session.id, session.identity, route, None, Reason.SIGNED_IN)
 
     # bearer tokens --------------------------------------------------------------------------------
     def _check_token(self, token: str, route: RouteTarget[Any]) -> Decision | Awaitable[Decision]:
@@ -119,7 +121,7 @@ class AuthGate:
         key, principal = validator.cached(token)
         if principal is None:
             return self._validate_token(validator, token, key, route)
-        return self._decide_token(principal, key, route)
+        return self._admit(key, principal.identity, route, principal.token, Reason.BEARER)
 
     async def _validate_token(
         self, validator: BearerValidator, token: str, key: bytes, route: RouteTarget[Any]
@@ -132,16 +134,55 @@ class AuthGate:
         except IdpUnavailable as exc:
             log.warning("bearer token could not be checked: %s", exc)
             return Decision(False, Reason.INVALID_TOKEN, "The token could not be checked now.")
-        return self._decide_token(principal, key, route)
+        decision = self._admit(key, principal.identity, route, principal.token, Reason.BEARER)
+        return decision if isinstance(decision, Decision) else await decision
 
-    def _decide_token(self, principal: Principal, key: bytes, route: RouteTarget[Any]) -> Decision:
-        refusal = evaluate(principal.identity, route.config.allow, principal.token)
+    # the rule, with groups from Microsoft Graph when the token could not carry them -----------
+    def _admit(
+        self,
+        owner: str | bytes,
+        identity: Identity,
+        route: RouteTarget[Any],
+        token: TokenFacts | None,
+        reason: Reason,
+    ) -> Decision | Awaitable[Decision]:
+        allow = route.config.allow
+        tenant, oid = identity.tenant_id, identity.object_id
+        needs_groups = identity.groups_unknown and allow is not None and bool(allow.groups)
+        if needs_groups and self._groups is not None and tenant and oid:
+            found = self._groups.peek(tenant, oid)
+            if found is None:
+                return self._admit_after_lookup(owner, identity, route, token, reason)
+            identity = _with_groups(identity, found)
+        return self._finish(owner, identity, route, token, reason)
+
+    async def _admit_after_lookup(
+        self,
+        owner: str | bytes,
+        identity: Identity,
+        route: RouteTarget[Any],
+        token: TokenFacts | None,
+        reason: Reason,
+    ) -> Decision:
+        assert self._groups is not None and identity.tenant_id and identity.object_id
+        found = await self._groups.resolve(
+            identity.tenant_id, identity.object_id, kind=identity.kind
+        )
+        return self._finish(owner, _with_groups(identity, found), route, token, reason)
+
+    def _finish(
+        self,
+        owner: str | bytes,
+        identity: Identity,
+        route: RouteTarget[Any],
+        token: TokenFacts | None,
+        reason: Reason,
+    ) -> Decision:
+        refusal = evaluate(identity, route.config.allow, token)
         if refusal is not None:
             return refusal
-        headers = self._headers.for_identity(
-            key, principal.identity, route.config.upstream, self._clock()
-        )
-        return Decision(True, Reason.BEARER, "", headers)
+        headers = self._headers.for_identity(owner, identity, route.config.upstream, self._clock())
+        return Decision(True, reason, "", headers)
 
     def _touch(self, session: Session, now: float) -> None:
         remaining = session.expires_at - now
@@ -195,6 +236,14 @@ class AuthGate:
             elif pair:
                 kept.append(pair)
         return session_id, b"; ".join(kept) if kept else None
+
+
+def _with_groups(identity: Identity, found: GroupsResult) -> Identity:
+    """The identity with its groups from Graph; still unknown when Graph could not answer."""
+    if isinstance(found, Resolved):
+        return replace(identity, groups=found.groups, groups_unknown=False)
+    log.warning("groups of %s could not be resolved: %s", identity.key, found.reason)
+    return identity
 
 
 def _bearer_token(request: RequestHead) -> str | None:

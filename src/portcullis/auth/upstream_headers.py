@@ -30,7 +30,7 @@ class IdentityHeaderBuilder:
     def __init__(self, names: IdentityHeaders, signer: AssertionSigner) -> None:
         self._names = {field: value.encode() for field, value in names.model_dump().items()}
         self._signer = signer
-        self._cache: dict[tuple[str | bytes, str], tuple[float, Headers]] = {}
+        self._cache: dict[tuple[str | bytes, str, bool], tuple[float, Headers]] = {}
 
     @property
     def names(self) -> tuple[bytes, ...]:
@@ -41,7 +41,7 @@ class IdentityHeaderBuilder:
     ) -> Headers:
         """The header lines for ``identity`` at ``audience``; ``owner`` is the session id or
         the token's hash (what the cached lines belong to)."""
-        key = (owner, audience)
+        key = (owner, audience, identity.groups_unknown)
         hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]

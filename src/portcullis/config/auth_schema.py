@@ -20,6 +20,7 @@ __all__ = [
     "Api",
     "AssertionSettings",
     "Auth",
+    "Graph",
     "IdentityHeaders",
     "Introspection",
     "Provider",
@@ -154,6 +155,31 @@ class IdentityHeaders(_Model):
     assertion: HeaderName = "X-Portcullis-Assertion"
 
 
+class Graph(_Model):
+    """Microsoft Graph, to resolve the groups of users and apps whose tokens had an overage."""
+
+    provider: str = Field(
+        description="The entra provider whose tenants (and by default "
+        "credentials and authority host) to use."
+    )
+    client_id: str | None = Field(
+        None, description="A separate app registration for Graph (default: the provider's)."
+    )
+    client_secret: SecretSources | None = Field(
+        None, description="Its secrets (required with client_id)."
+    )
+    authority_host: BaseUrl | None = Field(
+        None, description="Where Graph tokens are requested (default: the provider's)."
+    )
+    base_url: BaseUrl = Field(
+        "https://graph.microsoft.com", description="National clouds use their own Graph host."
+    )
+    ttl: float = Field(600.0, gt=0, le=86400, description="Seconds resolved groups are reused.")
+    negative_ttl: float = Field(
+        30.0, gt=0, le=3600, description="Seconds a failed lookup is remembered."
+    )
+
+
 class Auth(_Model):
     """Sign-in: who may be asked, how sessions are kept, what reaches the upstream."""
 
@@ -170,6 +196,11 @@ class Auth(_Model):
     )
     apis: list[Api] = Field(
         default_factory=list, description="APIs whose bearer tokens routes may accept."
+    )
+    graph: Graph | None = Field(
+        None,
+        description="Resolve groups overage through Microsoft Graph; without it, "
+        "group rules fail closed for such identities.",
     )
 
 

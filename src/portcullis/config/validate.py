@@ -324,6 +324,14 @@ def _auth_problems(auth: Auth) -> list[Problem]:
             )
         if "openid" not in provider.scopes:
             problems.append(Problem(f"{where}.scopes", "must include 'openid'"))
+    if auth.graph is not None and not any(
+        p.name == auth.graph.provider and p.type == "entra" for p in auth.providers
+    ):
+        problems.append(Problem("auth.graph.provider", "must name an entra provider"))
+    if auth.graph is not None and (auth.graph.client_id is None) != (
+        auth.graph.client_secret is None
+    ):
+        problems.append(Problem("auth.graph", "client_id and client_secret go together"))
     if auth.session.idle_timeout > auth.session.absolute_timeout:
         problems.append(
             Problem("auth.session.idle_timeout", "longer than auth.session.absolute_timeout")
