@@ -1,7 +1,10 @@
-"""Test helpers for the dev IdP: urllib without redirects, PKCE, and an independent RS256 check.
+"""Test helpers for the dev IdP: urllib without redirects, PKCE, and token checks.
 
-The signature check uses ``cryptography`` directly (not ``portcullis.jose``), so
-these tests do not trust the code they are testing.
+:func:`verify_rs256` uses ``cryptography`` directly (not ``portcullis.jose``), so
+the code-flow tests do not trust the code they are testing. Access tokens for
+APIs are checked the way a resource server (Portcullis) will check them:
+:func:`check_access_token` finds the issuer and keys by discovery (v1 or v2)
+and runs :mod:`portcullis.jose`'s signature and claims checks.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import base64
 import hashlib
 import json
 import secrets
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -21,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from portcullis.devidp import CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS, DevIdp
+from portcullis.jose import IssuerRule, KeySet, parse, validate_claims, verify
 
 REDIRECT_URI = REDIRECT_URIS[0]
 
@@ -203,3 +208,67 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def discovered(idp: DevIdp, *, v1: bool = False) -> tuple[str, dict[str, Any]]:
+    """(issuer, JWKS) found through the v1 or v2 discovery document."""
+    document = get_json(idp.discovery_url_v1 if v1 else idp.discovery_url)
+    return document["issuer"], get_json(document["jwks_uri"])
+
+
+def check_access_token(
+    idp: DevIdp, token: str, *, audience: str, v1: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, claims) after portcullis.jose's signature and claims checks, keys by discovery."""
+    issuer, jwks = discovered(idp, v1=v1)
+    jws = parse(token)
+    claims = verify(jws, KeySet.from_jwks(jwks), algorithms=frozenset({"RS256"}))
+    validate_claims(
+        claims,
+        now=time.time(),
+        issuer=IssuerRule.exact(issuer, ver="1.0" if v1 else "2.0"),
+        audiences=frozenset({audience}),
+        require_iat=True,
+    )
+    return jws.header, claims
+
+
+def token_request(
+    idp: DevIdp,
+    client_id: str,
+    secret: str | None,
+    *,
+    how: str = "post",
+    url: str | None = None,
+    **form: str,
+) -> Reply:
+    """A token request authenticated with a client secret (Basic or in the body)."""
+    headers: dict[str, str] = {}
+    data = dict(form)
+    if secret is not None and how == "basic":
+        headers = basic(client_id, secret)
+    elif secret is not None:
+        data |= {"client_id": client_id, "client_secret": secret}
+    return fetch(url or idp.endpoint("token"), data=data, headers=headers)
+
+
+def client_credentials(
+    idp: DevIdp,
+    client_id: str,
+    secret: str | None,
+    scope: str,
+    *,
+    how: str = "post",
+    url: str | None = None,
+    **extra: str,
+) -> Reply:
+    return token_request(
+        idp,
+        client_id,
+        secret,
+        how=how,
+        url=url,
+        grant_type="client_credentials",
+        scope=scope,
+        **extra,
+    )

@@ -121,12 +121,14 @@ def test_code_issued_to_another_client(idp: DevIdp) -> None:
         assert reply.json()["error"] == "invalid_grant"
 
 
-def test_unsupported_grant_type(idp: DevIdp) -> None:
+@pytest.mark.parametrize("grant_type", ["password", "refresh_token", "device_code", ""])
+def test_unsupported_grant_type(idp: DevIdp, grant_type: str) -> None:
     reply = fetch(
         idp.endpoint("token"),
-        data={"grant_type": "client_credentials", "scope": "x"},
+        data={"grant_type": grant_type, "scope": "x"},
         headers=basic(),
     )
+    assert reply.status == 400
     assert reply.json()["error"] == "unsupported_grant_type"
 
 

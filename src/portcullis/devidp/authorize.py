@@ -6,6 +6,9 @@ that, errors go back to the client as ``error``/``error_description``/``state``
 in the requested response mode. Without ``login_hint`` the user picks a demo
 account on a page (the pending request is kept server-side, single-use, 10
 minutes); with ``login_hint=alice`` the code is issued at once (scripts, tests).
+A resource-qualified scope (``api://portcullis-demo/Reports.Read.All``) makes
+the access token one for that API; ``claims`` (CAE: ``xms_cc``, ``acrs``) is
+checked here and carried to the token endpoint with the code.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from portcullis.devidp import pages
 from portcullis.devidp.claims import SignIn
-from portcullis.devidp.model import Client, DevIdpConfig, User
+from portcullis.devidp.model import Api, Client, DevIdpConfig, User
+from portcullis.devidp.requested import NO_CLAIMS, ClaimsRequest, parse_claims
+from portcullis.devidp.resources import ScopeError, delegated
 from portcullis.devidp.stores import OneTimeStore, new_handle
 from portcullis.devidp.wire import BadParams, Response, html_response, parse_params, redirect
 
@@ -44,6 +49,9 @@ class AuthRequest:
     code_challenge: str
     scopes: tuple[str, ...]
     login_hint: str | None
+    api: Api | None = None
+    api_scopes: tuple[str, ...] = ()
+    requested: ClaimsRequest = NO_CLAIMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +99,7 @@ class Authorizer:
         mode = params.get("response_mode", "query")
         mode = mode if mode in ("query", "form_post") else "query"
         try:
-            request = _validate(params, client, redirect_uri)
+            request = _validate(params, client, redirect_uri, self._config)
         except _RedirectError as exc:
             fields = {"error": exc.error, "error_description": exc.description}
             return _deliver(redirect_uri, mode, fields, params.get("state"))
@@ -149,6 +157,9 @@ class Authorizer:
             sid=secrets.token_hex(16),
             scopes=request.scopes,
             nonce=request.nonce,
+            api=request.api,
+            api_scopes=request.api_scopes,
+            requested=request.requested,
         )
         code = new_handle()
         self._codes.put(code, Grant(sign_in, request.redirect_uri, request.code_challenge))
@@ -159,11 +170,13 @@ class Authorizer:
         return _deliver(request.redirect_uri, request.response_mode, fields, request.state)
 
 
-def _validate(params: Mapping[str, str], client: Client, redirect_uri: str) -> AuthRequest:
+def _validate(
+    params: Mapping[str, str], client: Client, redirect_uri: str, config: DevIdpConfig
+) -> AuthRequest:
     def fail(description: str, error: str = "invalid_request") -> _RedirectError:
         return _RedirectError(error, description)
 
-    for name in ("state", "nonce", "login_hint", "scope"):
+    for name in ("state", "nonce", "login_hint", "scope", "claims"):
         if len(params.get(name, "")) > _MAX_VALUE:
             raise fail(f"{name} is longer than {_MAX_VALUE} characters")
     if params.get("response_mode", "query") not in ("query", "form_post"):
@@ -173,6 +186,13 @@ def _validate(params: Mapping[str, str], client: Client, redirect_uri: str) -> A
     scopes = tuple(params.get("scope", "").split())
     if "openid" not in scopes:
         raise fail("scope must include openid", "invalid_scope")
+    try:
+        resource = delegated(config, scopes)
+        requested = parse_claims(params.get("claims"))
+    except ScopeError as exc:
+        raise fail(exc.description, exc.error) from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     challenge = params.get("code_challenge")
     if challenge is None:
         raise fail("PKCE is required: send code_challenge with code_challenge_method=S256")
@@ -195,6 +215,9 @@ def _validate(params: Mapping[str, str], client: Client, redirect_uri: str) -> A
         code_challenge=challenge,
         scopes=scopes,
         login_hint=params.get("login_hint") or None,
+        api=resource.api if resource is not None else None,
+        api_scopes=resource.scopes if resource is not None else (),
+        requested=requested,
     )
 
 

@@ -15,7 +15,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from portcullis.devidp.model import User
+from portcullis.devidp.model import Api, User
+from portcullis.devidp.requested import NO_CLAIMS, ClaimsRequest
 
 __all__ = [
     "BACKDATE",
@@ -47,6 +48,9 @@ class SignIn:
     sid: str
     scopes: tuple[str, ...] = ("openid",)
     nonce: str | None = None
+    api: Api | None = None  # the API a resource-qualified scope named, if any
+    api_scopes: tuple[str, ...] = ()  # its delegated scopes granted (``scp``)
+    requested: ClaimsRequest = NO_CLAIMS  # the authorization request's ``claims``
 
 
 def new_uti() -> str:
@@ -114,12 +118,24 @@ def access_token_claims(
     now: int,
     uti: str,
     client_auth: Literal["secret", "certificate"],
+    lifetime: int = LIFETIME,
+    requested: ClaimsRequest = NO_CLAIMS,
 ) -> dict[str, Any]:
-    """A v2 access token for the client itself (``aud`` = client id), delegated (``scp``)."""
+    """A v2 access token for the client itself (``aud`` = client id), delegated (``scp``).
+
+    What a sign-in without an API scope yields; the client may use it as the
+    assertion of an on-behalf-of request. API tokens: :mod:`.apitokens`.
+    """
     claims = _common(sign_in, issuer=issuer, tenant_id=tenant_id, now=now, uti=uti)
+    claims["exp"] = now + lifetime
     claims["azp"] = sign_in.client_id
     claims["azpacr"] = "1" if client_auth == "secret" else "2"
     claims["scp"] = " ".join(s for s in sign_in.scopes if s not in OIDC_SCOPES) or "access_as_user"
+    acrs = tuple(dict.fromkeys((*sign_in.user.acrs, *requested.acrs)))
+    if acrs:
+        claims["acrs"] = list(acrs)
+    if requested.xms_cc:
+        claims["xms_cc"] = list(requested.xms_cc)
     return claims
 
 

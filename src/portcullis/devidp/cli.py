@@ -1,14 +1,16 @@
 """``portcullis dev-idp``: run the development IdP in the foreground until Ctrl-C.
 
 ``main(argv) -> exit status``; the lead's ``portcullis`` CLI delegates the
-``dev-idp`` subcommand here. It prints the issuer, the clients and the demo
-users (client secrets included: they are development values) and refuses a
-non-loopback ``--host`` without ``--force-bind``.
+``dev-idp`` subcommand here. It prints the issuers, the APIs, the clients
+(sign-in and machine, with their app-role grants) and the demo users (client
+secrets included: they are development values) and refuses a non-loopback
+``--host`` without ``--force-bind``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -78,43 +80,76 @@ _LOUD = (
 
 
 def describe(idp: DevIdp) -> str:
-    """The start banner: issuer, discovery, clients and users."""
+    """The start banner: issuers, discovery, APIs, clients and users."""
+    config = idp.config
     lines = [
         "Portcullis dev IdP (development only — demo users, not for production)",
         f"  issuer      {idp.issuer}",
         f"  discovery   {idp.discovery_url}",
+        f"  v1 issuer   {idp.issuer_v1}  (Entra: https://sts.windows.net/<tid>/)",
+        f"  v1 discov.  {idp.discovery_url_v1}",
         f"  tenant id   {idp.tenant_id}",
+        f"  token       {idp.endpoint('token')}",
     ]
-    for client in idp.config.clients:
-        lines.append(f"  client id   {client.client_id}")
+    if config.apis:
+        lines.append("  APIs (app-only tokens: scope=<App ID URI>/.default)")
+    for api in config.apis:
+        lines.append(
+            f"    {api.app_id_uri}  app id {api.app_id}  v{api.access_token_version} tokens  "
+            f"roles={','.join(api.app_roles) or '-'}  scopes={','.join(api.scopes) or '-'}"
+        )
+    for client in config.clients:
+        kind = "sign-in client" if client.redirect_uris else "machine client"
+        kind += " (Agent ID)" if client.agent else ""
+        lines.append(f"  client id   {client.client_id}  {kind}  sp oid {client.sp_oid}")
         if client.secret is not None:
             lines.append(f"    secret    {client.secret.reveal()}  (dev only)")
         if client.jwks is not None:
             lines.append("    auth      private_key_jwt (registered JWKS)")
+        for api in config.apis:
+            roles = config.granted_roles(client.client_id, api)
+            if roles:
+                lines.append(f"    grant     {api.app_id_uri}: {','.join(roles)}")
         lines.extend(f"    redirect  {uri}" for uri in client.redirect_uris)
         lines.extend(f"    logout    {uri}" for uri in client.post_logout_redirect_uris)
+    lines.extend(_curl_example(idp))
     lines.append("  users (sign in with login_hint=<username> to skip the page)")
-    for user in idp.config.users:
-        roles = ",".join(user.roles) or "-"
+    for user in config.users:
         lines.append(
             f"    {user.username:<8} {user.name} <{user.preferred_username}> oid={user.oid} "
-            f"roles={roles} groups={len(user.groups)}"
+            f"roles={','.join(user.roles) or '-'} groups={len(user.groups)}"
+            + "".join(f" {_api_name(config, a)}={','.join(r)}" for a, r in user.api_roles.items())
+            + (f" acrs={','.join(user.acrs)}" if user.acrs else "")
         )
     return "\n".join(lines)
+
+
+def _api_name(config: DevIdpConfig, app_id: str) -> str:
+    api = config.api(app_id)
+    return api.app_id_uri if api is not None else app_id
+
+
+def _curl_example(idp: DevIdp) -> list[str]:
+    """A client-credentials ``curl`` for the first machine client with a secret and a grant."""
+    config = idp.config
+    for client in config.clients:
+        granted = [a for a in config.apis if config.granted_roles(client.client_id, a)]
+        if client.redirect_uris or client.secret is None or not granted:
+            continue
+        return [
+            "  try it:",
+            f"    curl -d client_id={client.client_id} -d client_secret={client.secret.reveal()} "
+            f"-d grant_type=client_credentials -d scope={granted[0].app_id_uri}/.default "
+            f"{idp.endpoint('token')}",
+        ]
+    return []
 
 
 def _config(args: argparse.Namespace) -> DevIdpConfig:
     if args.config is not None:
         return load_config(args.config, host=args.host, port=args.port, force_bind=args.force_bind)
     config = default_config(host=args.host, port=args.port)
-    return DevIdpConfig(
-        users=config.users,
-        clients=config.clients,
-        tenant_id=config.tenant_id,
-        host=args.host,
-        port=args.port,
-        force_bind=args.force_bind,
-    )
+    return dataclasses.replace(config, force_bind=args.force_bind)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,31 +1,48 @@
-"""The demo tenant, client and users the dev IdP starts with (``--config`` replaces them).
+"""The demo tenant, clients, APIs, grants and users the dev IdP starts with.
 
 Every identifier is a fixed GUID so tokens are stable across restarts (keys are
-not: they are generated at start unless a key file is configured). The client
-secret is public knowledge — it is a development value and nothing else.
+not: they are generated at start unless a key file is configured) — except the
+machine client ``reporting-bot``, whose id the demo wants readable. The client
+secrets are public knowledge: development values and nothing else.
+``--config`` replaces each section it names.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
-from portcullis.devidp.model import Client, DevIdpConfig, User
+from portcullis.devidp.model import Api, Client, DevIdpConfig, User
 from portcullis.secret import Secret
 
 __all__ = [
+    "AGENT_CLIENT_ID",
+    "AGENT_CLIENT_SECRET",
+    "AGENT_SP_OID",
     "ALICE_OID",
     "BOB_OID",
+    "BOT_CLIENT_ID",
+    "BOT_CLIENT_SECRET",
+    "BOT_SP_OID",
     "CAROL_OID",
     "CLIENT_ID",
     "CLIENT_SECRET",
+    "CLIENT_SP_OID",
+    "DEMO_API_ID",
+    "DEMO_API_URI",
     "DOMAIN",
     "GROUP_ADMINS",
     "GROUP_ENGINEERING",
     "GROUP_STAFF",
+    "LEGACY_API_ID",
+    "LEGACY_API_URI",
     "REDIRECT_URIS",
     "TENANT_ID",
+    "default_apis",
     "default_client",
+    "default_clients",
     "default_config",
+    "default_grants",
     "default_users",
     "synthetic_groups",
 ]
@@ -40,6 +57,19 @@ REDIRECT_URIS = (
     "http://localhost:4180/.portcullis/callback",
 )
 POST_LOGOUT_REDIRECT_URIS = ("http://127.0.0.1:4180/", "http://localhost:4180/")
+CLIENT_SP_OID = "a4c6e8f0-2b4d-4f6a-8c0e-1a3c5e7f9b31"
+
+DEMO_API_ID = "9d1c4b7e-3a5f-4e2d-8b6a-1c0e7f9a2b53"
+DEMO_API_URI = "api://portcullis-demo"
+LEGACY_API_ID = "5b7d9f1a-3c5e-4a7b-9d1f-2e4a6c8b0d35"
+LEGACY_API_URI = "api://portcullis-legacy"
+
+BOT_CLIENT_ID = "reporting-bot"  # not a GUID (Entra's would be): the demo wants the name
+BOT_CLIENT_SECRET = "reporting-bot-secret"  # noqa: S105 - a published development value
+BOT_SP_OID = "b5d7f9a1-3c5e-4a7b-8d9f-2b4d6f8a0c32"
+AGENT_CLIENT_ID = "6e3f1a9c-2b4d-4c8e-9f1a-3d5b7c9e1f64"
+AGENT_CLIENT_SECRET = "report-agent-secret"  # noqa: S105 - a published development value
+AGENT_SP_OID = "c6e8a0b2-4d6f-4b8c-9e0a-3c5e7a9b1d33"
 
 ALICE_OID = "4f1a9c2e-6b3d-4e8a-9c71-0d2e5f8a1b01"
 BOB_OID = "8b2d4e6f-1a3c-4d5e-8f70-9a1b2c3d4e02"
@@ -67,6 +97,8 @@ def default_users() -> tuple[User, ...]:
             email=f"alice@{DOMAIN}",
             roles=("Portal.Admin",),
             groups=(GROUP_STAFF, GROUP_ADMINS),
+            api_roles={DEMO_API_ID: ("Reports.Read", "Reports.Write")},
+            acrs=("c1",),
         ),
         User(
             username="bob",
@@ -88,20 +120,73 @@ def default_users() -> tuple[User, ...]:
 
 
 def default_client() -> Client:
+    """Portcullis itself: signs users in (code flow); no app roles granted."""
     return Client(
         client_id=CLIENT_ID,
         name="Portcullis (demo)",
         secret=Secret(CLIENT_SECRET),
         redirect_uris=REDIRECT_URIS,
         post_logout_redirect_uris=POST_LOGOUT_REDIRECT_URIS,
+        service_principal_oid=CLIENT_SP_OID,
     )
+
+
+def default_clients() -> tuple[Client, ...]:
+    """Portcullis first (``clients[0]`` is the sign-in client), then the machine clients."""
+    return (
+        default_client(),
+        Client(
+            client_id=BOT_CLIENT_ID,
+            name="Reporting bot (machine)",
+            secret=Secret(BOT_CLIENT_SECRET),
+            service_principal_oid=BOT_SP_OID,
+        ),
+        Client(
+            client_id=AGENT_CLIENT_ID,
+            name="Report agent (Agent ID)",
+            secret=Secret(AGENT_CLIENT_SECRET),
+            service_principal_oid=AGENT_SP_OID,
+            agent=True,
+        ),
+    )
+
+
+def default_apis() -> tuple[Api, ...]:
+    return (
+        Api(
+            app_id=DEMO_API_ID,
+            app_id_uri=DEMO_API_URI,
+            name="Portcullis demo API",
+            app_roles=("Reports.Read", "Reports.Write"),
+            scopes=("Reports.Read.All",),
+            access_token_version=2,
+        ),
+        Api(
+            app_id=LEGACY_API_ID,
+            app_id_uri=LEGACY_API_URI,
+            name="Portcullis legacy API (v1 tokens)",
+            app_roles=("Legacy.Read",),
+            scopes=("Legacy.Access",),
+            access_token_version=1,
+        ),
+    )
+
+
+def default_grants() -> Mapping[str, Mapping[str, tuple[str, ...]]]:
+    """Client id → API app id → app roles (application permissions, admin-consented)."""
+    return {
+        BOT_CLIENT_ID: {DEMO_API_ID: ("Reports.Read",), LEGACY_API_ID: ("Legacy.Read",)},
+        AGENT_CLIENT_ID: {DEMO_API_ID: ("Reports.Read",)},
+    }
 
 
 def default_config(*, host: str = "127.0.0.1", port: int = 0) -> DevIdpConfig:
     return DevIdpConfig(
         users=default_users(),
-        clients=(default_client(),),
+        clients=default_clients(),
         tenant_id=TENANT_ID,
         host=host,
         port=port,
+        apis=default_apis(),
+        grants=default_grants(),
     )

@@ -124,12 +124,22 @@ class DevIdp:
         return self.app.issuer
 
     @property
+    def issuer_v1(self) -> str:
+        """``{url}/{tenant id}/`` — the v1.0 token issuer (Entra: ``https://sts.windows.net/{tid}/``)."""
+        return self.app.issuer_v1
+
+    @property
     def tenant_id(self) -> str:
         return self.config.tenant_id
 
     @property
     def discovery_url(self) -> str:
         return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def discovery_url_v1(self) -> str:
+        """``{url}/{tenant id}/.well-known/openid-configuration`` (issuer :attr:`issuer_v1`)."""
+        return f"{self.issuer_v1}.well-known/openid-configuration"
 
     def endpoint(self, name: str) -> str:
         """``authorize``, ``token`` or ``logout`` for the demo tenant."""
