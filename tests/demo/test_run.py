@@ -12,7 +12,7 @@ import pytest
 
 from portcullis.config import load_config
 from portcullis.config.schema import Config
-from portcullis.demo.run import demo_config
+from portcullis.demo.run import bot_curl, demo_config
 from tests.auth.browser import Browser
 from tests.support.proxy import wait_for_port
 
@@ -20,7 +20,8 @@ from tests.support.proxy import wait_for_port
 def test_demo_config_is_valid(tmp_path: Path) -> None:
     config = Config.model_validate(demo_config(8081, 4180, 9400, tmp_path))
     assert config.listen.port == 4180
-    admin, rest = config.routes
+    admin, api, rest = config.routes
+    assert api.accept == ["session", "bearer"] and api.api == "demo-api"
     assert admin.path == "/admin" and admin.allow is not None
     assert admin.allow.roles == ["Portal.Admin"]
     assert not rest.public and rest.allow is None
@@ -53,8 +54,22 @@ def test_make_demo_signs_alice_in_and_refuses_bob_on_admin(tmp_path: Path) -> No
         bob.login(base, "bob")
         refused = bob.get(base + "/admin", headers={"Accept": "text/html"})
         assert refused.status == 403 and b"Portal.Admin" in refused.body
+        # The bot's curl line, exactly as printed, works.
+        called = subprocess.run(
+            ["bash", "-c", bot_curl(9400, 4180)], capture_output=True, text=True, timeout=30
+        )
+        assert called.returncode == 0, called.stderr
+        answer = json.loads(called.stdout)
+        assert answer["path"] == "/api/reports"
+        assert answer["identity"]["kind"] == "app"
+        assert answer["identity"]["roles"] == "Reports.Read"
+        assert answer["identity"]["client"] == "reporting-bot"
+        # Without a token (and not signed in), the API answers 401 with RFC 6750 headers.
+        anonymous = Browser().get(base + "/api/reports", headers={"Accept": "application/json"})
+        assert anonymous.status == 401
     finally:
         demo.send_signal(signal.SIGTERM)
         output = demo.communicate(timeout=30)[0].decode()
     assert demo.returncode == 0, output
     assert "alice" in output and "http://127.0.0.1:4180/" in output
+    assert bot_curl(9400, 4180) in output

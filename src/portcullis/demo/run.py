@@ -21,7 +21,15 @@ from pathlib import Path
 
 import yaml
 
-from portcullis.devidp.defaults import CLIENT_ID, CLIENT_SECRET, TENANT_ID
+from portcullis.devidp.defaults import (
+    BOT_CLIENT_ID,
+    BOT_CLIENT_SECRET,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    DEMO_API_ID,
+    DEMO_API_URI,
+    TENANT_ID,
+)
 
 __all__ = ["demo_config", "main"]
 
@@ -33,6 +41,14 @@ def demo_config(app_port: int, proxy_port: int, idp_port: int, state: Path) -> d
         "log": {"access": True},
         "routes": [
             {"path": "/admin", "upstream": app, "allow": {"roles": ["Portal.Admin"]}},
+            {
+                "path": "/api/",
+                "upstream": app,
+                "accept": ["session", "bearer"],
+                "api": "demo-api",
+                # machines: the app role granted to them; people: the delegated scope
+                "allow": {"app_roles": ["Reports.Read"], "scopes": ["Reports.Read.All"]},
+            },
             {"path": "/", "upstream": app},
         ],
         "auth": {
@@ -47,12 +63,33 @@ def demo_config(app_port: int, proxy_port: int, idp_port: int, state: Path) -> d
                     "client_secret": [{"value": CLIENT_SECRET}],
                 }
             ],
+            "apis": [
+                {
+                    "name": "demo-api",
+                    "provider": "entra",
+                    "audiences": [DEMO_API_ID, DEMO_API_URI],
+                }
+            ],
             "session": {
                 "keys": [{"file": str((state / "session-key").resolve())}],
                 "sqlite_path": str((state / "sessions.db").resolve()),
             },
         },
     }
+
+
+def bot_curl(idp_port: int, proxy_port: int) -> str:
+    """One shell line: the demo bot gets a client-credentials token and calls /api/reports."""
+    token_url = f"http://127.0.0.1:{idp_port}/{TENANT_ID}/oauth2/v2.0/token"
+    get_token = (
+        f"curl -s -d client_id={BOT_CLIENT_ID} -d client_secret={BOT_CLIENT_SECRET} "
+        f"-d grant_type=client_credentials -d scope={DEMO_API_URI}/.default {token_url}"
+        " | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+    )
+    return (
+        f'curl -s -H "Authorization: Bearer $({get_token})" '
+        f"http://127.0.0.1:{proxy_port}/api/reports"
+    )
 
 
 def _session_key(state: Path) -> None:
@@ -134,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("    bob    no admin role: /admin answers 403 naming Portal.Admin")
         print("    carol  250 groups: the token carries the groups overage form")
         print(f"  Who am I: {url}.portcullis/userinfo   Sign out: {url}.portcullis/logout")
+        print("  The reporting bot (app role Reports.Read) calls the API with its own token:")
+        print("    " + bot_curl(args.idp_port, args.port))
         print("Ctrl-C stops all three.\n", flush=True)
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
