@@ -34,6 +34,8 @@ class Reason(StrEnum):
     INVALID_TOKEN = "invalid-token"  # noqa: S105 - RFC 6750 invalid_token
     INSUFFICIENT_SCOPE = "insufficient-scope"  # RFC 6750: valid token, not enough rights
     INSUFFICIENT_CLAIMS = "insufficient-claims"  # CAE: step up to an authentication context
+    TOKEN_TOO_LARGE = "token-too-large"  # noqa: S105 - refused before parsing (431)
+    AUTH_UNAVAILABLE = "auth-unavailable"  # the issuer could not be reached to check a token
 
 
 @dataclass(frozen=True, slots=True)

@@ -290,24 +290,12 @@ def test_authorization_is_decided_before_the_step_up() -> None:
     assert denied is not None and denied.reason is Reason.INSUFFICIENT_SCOPE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: auth_context is only checked when token facts exist: a browser session on a "
-    "route with allow.auth_context (accept: [session] or [session, bearer]) passes without any "
-    "authentication context; config validation does not refuse the combination (fail open)",
-)
 def test_auth_context_route_does_not_admit_a_session_without_it() -> None:
     decision = evaluate(user(), Allow(auth_context="c1"), None)
     assert decision is not None
     assert decision.reason is Reason.FORBIDDEN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (low): _machine/_person compare `identity.client_id or ''`, so a token with no "
-    "azp/appid/client_id matches an empty `clients` entry ('' or 'tenant/'), e.g. from an "
-    "unset template variable; a missing client id should never match",
-)
 @pytest.mark.parametrize("entry", ["", f"{TID}/"])
 def test_token_without_a_client_id_never_matches_a_clients_entry(entry: str) -> None:
     decision = evaluate(app(roles=(), client_id=None), Allow(clients=[entry]), TOKEN)

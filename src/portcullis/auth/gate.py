@@ -19,7 +19,7 @@ from typing import Any
 from portcullis.auth.rules import evaluate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
 from portcullis.bearer.principal import TokenFacts
-from portcullis.bearer.validator import BearerValidator, TokenRejected
+from portcullis.bearer.validator import MAX_TOKEN_BYTES, BearerValidator, TokenRejected
 from portcullis.config.auth_schema import SessionSettings
 from portcullis.decision import ALLOW_PUBLIC, Decision, Reason
 from portcullis.graph import GroupResolver, GroupsResult, Resolved
@@ -41,6 +41,10 @@ _MAX_REMEMBERED = 50_000
 _NO_SESSION = Decision(False, Reason.UNAUTHENTICATED, "no session")
 _EXPIRED = Decision(False, Reason.UNAUTHENTICATED, "session expired or revoked")
 _TOKEN_MISSING = Decision(False, Reason.TOKEN_MISSING, "A bearer token is required.")
+_TOKEN_TOO_LARGE = Decision(False, Reason.TOKEN_TOO_LARGE, "The token is too large.")
+_AUTH_UNAVAILABLE = Decision(
+    False, Reason.AUTH_UNAVAILABLE, "The token cannot be checked right now; try again shortly."
+)
 _SEVERAL_AUTHORIZATIONS = Decision(
     False, Reason.INVALID_TOKEN, "Send exactly one Authorization header."
 )
@@ -117,6 +121,8 @@ class AuthGate:
     def _check_token(self, token: str, route: RouteTarget[Any]) -> Decision | Awaitable[Decision]:
         if not token:
             return _SEVERAL_AUTHORIZATIONS
+        if len(token) > MAX_TOKEN_BYTES:
+            return _TOKEN_TOO_LARGE  # SECURITY.md 7: refused before parsing, with 431
         validator = self._validators[route.config.api or ""]
         key, principal = validator.cached(token)
         if principal is None:
@@ -133,7 +139,7 @@ class AuthGate:
             return Decision(False, Reason.INVALID_TOKEN, str(exc))
         except IdpUnavailable as exc:
             log.warning("bearer token could not be checked: %s", exc)
-            return Decision(False, Reason.INVALID_TOKEN, "The token could not be checked now.")
+            return _AUTH_UNAVAILABLE
         decision = self._admit(key, principal.identity, route, principal.token, Reason.BEARER)
         return decision if isinstance(decision, Decision) else await decision
 

@@ -44,8 +44,16 @@ def evaluate(
         refusal = _machine(identity, rule, denied)
     if refusal is not None:
         return refusal
-    if rule.auth_context and token is not None and rule.auth_context not in token.auth_contexts:
-        return _step_up(rule.auth_context, token)
+    if rule.auth_context:
+        if token is None:
+            # Sessions carry no authentication context (step-up sign-in comes later): deny.
+            return Decision(
+                False,
+                Reason.FORBIDDEN,
+                f"Authentication context {rule.auth_context} is required.",
+            )
+        if rule.auth_context not in token.auth_contexts:
+            return _step_up(rule.auth_context, token)
     return None
 
 
@@ -82,6 +90,9 @@ def _machine(identity: Identity, rule: Allow, denied: Reason) -> Decision | None
 
 
 def _listed(client: str, tenant: str | None, entries: list[str]) -> bool:
+    """Whether ``client`` (optionally as ``tenant/client``) is listed; no client id never is."""
+    if not client:
+        return False
     return client in entries or (tenant is not None and f"{tenant}/{client}" in entries)
 
 

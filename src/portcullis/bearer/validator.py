@@ -12,12 +12,13 @@ Order of checks, cheapest first and nothing parsed before the size cap:
    ``exp``/``nbf`` with the provider's clock skew;
 6. an ID token (``nonce``, ``at_hash``, ``c_hash``) is never accepted as an access token.
 
-Valid tokens are remembered by their SHA-256 until ``exp`` (bounded LRU): a repeat costs a hash
+Valid tokens are remembered by their SHA-256 until ``exp`` (a bounded LRU): a repeat costs a hash
 and a dict lookup, the cache never outlives the token, and key rotation cannot break it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection
@@ -43,6 +44,7 @@ from portcullis.oidc.provider import ProviderClient
 __all__ = ["MAX_TOKEN_BYTES", "BearerValidator", "TokenRejected"]
 
 MAX_TOKEN_BYTES = 16 * 1024
+_RETRY_AFTER = 10.0  # seconds a failed v1 discovery fetch is remembered
 _ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
 _AT_JWT = ("at+jwt", "application/at+jwt")
 
@@ -83,6 +85,8 @@ class BearerValidator:
         self._skew = provider.config.clock_skew
         self._entra = provider.config.type == "entra"
         self._v1: _Issuer | None = None
+        self._v1_lock = asyncio.Lock()
+        self._v1_failed_at = float("-inf")
         self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
         self._introspector = introspector
         self._max = max_entries
@@ -97,6 +101,7 @@ class BearerValidator:
         if entry[0] <= self._clock():
             del self._cache[key]
             return key, None
+        self._cache.move_to_end(key)  # least recently used goes first when full
         return key, entry[1]
 
     # the first time -------------------------------------------------------------------------------
@@ -110,6 +115,9 @@ class BearerValidator:
             unverified = jws.unverified_claims()
         except TokenError:
             raise TokenRejected("malformed", "The token is not a valid JWT.") from None
+        if jws.alg not in self._algorithms:
+            # Before any key is fetched: `none`, HMAC and the rest never cost an IdP request.
+            raise TokenRejected("alg_not_allowed", _MESSAGES["alg_not_allowed"])
         if is_graph_token(jws.header, unverified):
             raise TokenRejected("graph_token", "The token is for Microsoft Graph, not this API.")
         typ = jws.header.get("typ")
@@ -177,13 +185,23 @@ class BearerValidator:
 
     async def _v1_issuer(self) -> _Issuer:
         """Entra v1 tokens: their own discovery document (sts.windows.net/{tid}/) and keys."""
-        if self._v1 is None:
+        if self._v1 is not None:
+            return self._v1
+        async with self._v1_lock:
+            if self._v1 is not None:
+                return self._v1
+            if self._clock() - self._v1_failed_at < _RETRY_AFTER:
+                raise IdpUnavailable("v1 discovery failed moments ago")
             config = self._provider.config
             url = f"{config.authority_host}/{config.tenant}/.well-known/openid-configuration"
-            document = await self._fetcher.get_json(url)
-            issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
-            if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
-                raise IdpUnavailable(f"{url}: no issuer or jwks_uri")
+            try:
+                document = await self._fetcher.get_json(url)
+                issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
+                if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+                    raise IdpUnavailable(f"{url}: no issuer or jwks_uri")
+            except IdpUnavailable:
+                self._v1_failed_at = self._clock()
+                raise
             if "{tenantid}" in issuer:
                 rule = IssuerRule.entra_template(issuer, tenants=frozenset(config.allowed_tenants))
             else:

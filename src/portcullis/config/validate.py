@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from portcullis.config.auth_schema import Auth
+from portcullis.config.auth_schema import GUID_RE, Auth
 from portcullis.config.schema import Config, Route
 
 __all__ = [
@@ -352,6 +352,25 @@ def _access_problems(config: Config) -> list[Problem]:
             problems.append(Problem(f"{where}.api", f"no auth.apis entry named {route.api!r}"))
         elif route.api is not None and "bearer" not in route.accept:
             problems.append(Problem(f"{where}.api", "only used when accept includes bearer"))
+        allow = route.allow
+        if allow is not None and allow.auth_context and "session" in route.accept:
+            problems.append(
+                Problem(
+                    f"{where}.allow.auth_context",
+                    "needs a route that accepts bearer tokens only (sessions carry no "
+                    "authentication context)",
+                )
+            )
+        for key in ("clients", "deny_clients"):
+            for position, entry in enumerate(getattr(allow, key, None) or []):
+                tenant, slash, client = entry.rpartition("/")
+                if not client or (slash and not GUID_RE.match(tenant.lower())):
+                    problems.append(
+                        Problem(
+                            f"{where}.allow.{key}[{position}]",
+                            f"{entry!r} is not 'appid' or 'tenant-guid/appid'",
+                        )
+                    )
     if auth is not None:
         providers = {p.name for p in auth.providers}
         for index, api in enumerate(auth.apis):

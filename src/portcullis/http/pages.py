@@ -86,6 +86,16 @@ def decision_response(decision: Decision, head: RequestHead) -> LocalResponse:
         return LocalResponse(401, orjson.dumps(body), _JSON)
     if decision.reason in _TOKEN_STATUS:
         return _token_denial(decision, head)
+    if decision.reason is Reason.AUTH_UNAVAILABLE:
+        # Not a verdict on the token: a 401 would make clients throw good tokens away.
+        return error_response(
+            503,
+            decision.detail or "Credentials cannot be checked right now; try again shortly.",
+            request_id=request_id,
+            accept=accept,
+            code="auth_unavailable",
+            headers=((b"Retry-After", b"5"),),
+        )
     if decision.reason is Reason.SIGN_IN_UNAVAILABLE:
         return error_response(
             401,
@@ -104,12 +114,14 @@ def decision_response(decision: Decision, head: RequestHead) -> LocalResponse:
 
 
 _TOKEN_STATUS = {
+    Reason.TOKEN_TOO_LARGE: 431,
     Reason.TOKEN_MISSING: 401,
     Reason.INVALID_TOKEN: 401,
     Reason.INSUFFICIENT_CLAIMS: 401,
     Reason.INSUFFICIENT_SCOPE: 403,
 }
 _RFC6750_ERROR = {
+    Reason.TOKEN_TOO_LARGE: "invalid_token",
     Reason.INVALID_TOKEN: "invalid_token",
     Reason.INSUFFICIENT_SCOPE: "insufficient_scope",
     Reason.INSUFFICIENT_CLAIMS: "insufficient_claims",

@@ -4,7 +4,8 @@
 - An unknown ``kid`` triggers at most one synchronous refresh per
   ``min_refresh_interval`` (5 minutes) per issuer: a flood of forged kids costs
   one fetch, not one each.
-- When a fetch fails the last-known-good keys stay in use.
+- When a fetch fails the last-known-good keys stay in use; with none yet, a new attempt
+  waits ``failure_backoff`` seconds. Concurrent first requests share one fetch.
 
 The clock and the fetch are injected, so the policy is tested without sleeps.
 """
@@ -31,11 +32,13 @@ class KeyCache:
         clock: Callable[[], float],
         max_age: float = 3600.0,
         min_refresh_interval: float = 300.0,
+        failure_backoff: float = 10.0,
     ) -> None:
         self._fetch = fetch
         self._clock = clock
         self._max_age = max_age
         self._min_interval = min_refresh_interval
+        self._failure_backoff = failure_backoff
         self._keys: KeySet | None = None
         self._fetched_at = float("-inf")
         self._attempted_at = float("-inf")
@@ -61,8 +64,12 @@ class KeyCache:
     async def _refresh(self, *, force: bool) -> bool:
         async with self._lock:
             now = self._clock()
+            if force and self._keys is not None:
+                return True  # another request loaded them while this one waited
             if not force and now - self._attempted_at < self._min_interval:
                 return False
+            if force and now - self._attempted_at < self._failure_backoff:
+                return False  # the last attempt failed moments ago: do not hammer the IdP
             self._attempted_at = now
             self.fetches += 1
             try:

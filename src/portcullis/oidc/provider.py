@@ -9,6 +9,7 @@ code flow.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ __all__ = ["LoginRejected", "Metadata", "ProviderClient"]
 log = logging.getLogger("portcullis.oidc")
 
 _MULTI_TENANT = ("organizations", "common")
+_RETRY_AFTER = 10.0  # seconds a failed discovery fetch is remembered
 
 
 class LoginRejected(Exception):
@@ -65,6 +67,8 @@ class ProviderClient:
         self._fetcher = fetcher
         self._clock = clock
         self._metadata: Metadata | None = None
+        self._metadata_lock = asyncio.Lock()
+        self._failed_at = float("-inf")
         self._issuer_rule: IssuerRule | None = None
         self.keys = KeyCache(self._fetch_jwks, clock=clock)
 
@@ -77,13 +81,28 @@ class ProviderClient:
         return f"{config.issuer}/.well-known/openid-configuration"
 
     async def metadata(self) -> Metadata:
-        """The discovery document, fetched once and then cached; raises IdpUnavailable."""
-        if self._metadata is None:
-            document = await self._fetcher.get_json(self.discovery_url)
-            metadata = self._check_metadata(document)
+        """The discovery document, fetched once and then cached; raises IdpUnavailable.
+
+        One fetch at a time (concurrent first requests share it), and a failure is
+        remembered for ``_RETRY_AFTER`` seconds so an outage is not turned into a
+        request per incoming token.
+        """
+        if self._metadata is not None:
+            return self._metadata
+        async with self._metadata_lock:
+            if self._metadata is not None:
+                return self._metadata
+            if self._clock() - self._failed_at < _RETRY_AFTER:
+                raise IdpUnavailable(f"discovery at {self.discovery_url} failed moments ago")
+            try:
+                document = await self._fetcher.get_json(self.discovery_url)
+                metadata = self._check_metadata(document)
+            except IdpUnavailable:
+                self._failed_at = self._clock()
+                raise
             self._issuer_rule = self._rule_for(metadata.issuer)
             self._metadata = metadata
-        return self._metadata
+        return metadata
 
     def _check_metadata(self, doc: dict[str, Any]) -> Metadata:
         def url(name: str, required: bool = True) -> str | None:
