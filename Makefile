@@ -45,7 +45,7 @@ test: system-deps node-deps lint
 demo: $(STAMP)
 	$(VENV)/bin/python -m portcullis.demo
 
-bench: system-deps $(STAMP)
+bench: system-deps node-deps $(STAMP)
 	$(VENV)/bin/python bench/run.py
 
 clean:

@@ -10,6 +10,15 @@ before and after the measured run and divided by the requests completed.
 Results go to bench/results/ as JSON and a markdown table (``latest.*`` and a
 timestamped copy) and are printed.
 
+Sign-in cases (they start the test OpenID Provider, ``make node-deps``, and sign alice in
+once before measuring; wrk then sends that session cookie with every request):
+
+- ``portcullis-session``: Portcullis with a route that needs a signed-in user → Apache.
+- ``apache-openidc``: Apache with mod_auth_openidc (``AuthType openid-connect``, the same
+  OP, its default server-side session cache) serving the same 1 KiB file.
+
+Their req/s are compared (``RATIOS``) besides the per-case targets.
+
 To add a case, write a setup (a context manager taking the shared ``Env`` and
 yielding a ``Target``) and append a ``Case`` to ``CASES``. The first case is the
 baseline the others are compared with.
@@ -26,9 +35,9 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,11 +45,24 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.support import mod_auth_openidc  # noqa: E402
 from tests.support.apache import Apache, run_apache  # noqa: E402
+from tests.support.oidc_provider import BASIC, run_oidc_provider  # noqa: E402
 from tests.support.proxy import run_proxy  # noqa: E402
+from tests.support.signin import (  # noqa: E402
+    SESSION_COOKIE,
+    Browser,
+    callback_url,
+    free_ports,
+    sign_in,
+    sign_in_config,
+)
 
 RESULTS = ROOT / "bench" / "results"
 TARGETS = {"cpu_us_per_request": 30.0, "p99_added_ms": 1.0}
+SESSION_TARGETS = {"cpu_us_per_request": 35.0}
+# (case, compared with, minimum req/s ratio)
+RATIOS = [("portcullis-session", "apache-openidc", 1.5)]
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,7 @@ class Target:
 
     url: str
     pid: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,7 @@ class Case:
     name: str
     description: str
     setup: Callable[[Env], AbstractContextManager[Target]]
+    targets: Mapping[str, float] = field(default_factory=lambda: dict(TARGETS))
 
 
 @contextmanager
@@ -78,12 +102,64 @@ def portcullis_public(env: Env) -> Iterator[Target]:
         yield Target(f"{proxy.url}/1k.bin", proxy.process.pid)
 
 
+@contextmanager
+def portcullis_session(env: Env) -> Iterator[Target]:
+    (port,) = free_ports(1)
+    with run_oidc_provider(redirect_uris=[callback_url(port)]) as op:
+        config = sign_in_config(
+            port=port, op=op, client_id=BASIC, upstream=env.apache.url, state_dir=env.tmp
+        )
+        with run_proxy(config, env.tmp, args=("--workers", "1")) as proxy:
+            browser = Browser()
+            anonymous = browser.get(f"{proxy.url}/1k.bin", accept="text/html")
+            if anonymous.status != 302:
+                raise RuntimeError(f"portcullis-session: /1k.bin gave {anonymous.status}, not 302")
+            done = sign_in(browser, proxy.url, rd="/1k.bin")
+            cookie = browser.cookie(SESSION_COOKIE)
+            if done.status != 302 or not cookie:
+                raise RuntimeError(f"portcullis-session: sign-in failed: {done.status}")
+            headers = (("Cookie", f"{SESSION_COOKIE}={cookie}"),)
+            yield Target(f"{proxy.url}/1k.bin", proxy.process.pid, headers)
+
+
+@contextmanager
+def apache_openidc(env: Env) -> Iterator[Target]:
+    (port,) = free_ports(1)
+    location = "/private/"
+    with run_oidc_provider(redirect_uris=[f"http://127.0.0.1:{port}{location}redirect_uri"]) as op:
+        config = mod_auth_openidc.relying_party(
+            apache_port=port,
+            op=op,
+            client_id=BASIC,
+            docroot=env.apache.docroot,
+            location=location,
+        )
+        with run_apache(
+            large_size=1 << 16, port=port, modules=mod_auth_openidc.MODULES, extra_config=config
+        ) as apache:
+            url = f"{apache.url}{location}1k.bin"
+            cookie = mod_auth_openidc.openidc_login(url)
+            yield Target(url, headers=(("Cookie", f"{mod_auth_openidc.SESSION_COOKIE}={cookie}"),))
+
+
 CASES = [
     Case("apache-direct", "wrk -> Apache, static 1 KiB file", apache_direct),
     Case(
         "portcullis-public",
         "wrk -> Portcullis (1 worker, public route) -> Apache",
         portcullis_public,
+    ),
+    Case(
+        "portcullis-session",
+        "wrk (session cookie) -> Portcullis (1 worker, signed-in route) -> Apache",
+        portcullis_session,
+        SESSION_TARGETS,
+    ),
+    Case(
+        "apache-openidc",
+        "wrk (session cookie) -> Apache + mod_auth_openidc (openid-connect), same file",
+        apache_openidc,
+        {},
     ),
 ]
 
@@ -130,15 +206,19 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
-def wrk(url: str, connections: int, duration: float) -> str:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency", url]
+def wrk(target: Target, connections: int, duration: float) -> str:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--latency"]
+    for name, value in target.headers:
+        argv += ["-H", f"{name}: {value}"]
+    argv.append(target.url)
     return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
 
 
 def check(case: Case, target: Target) -> None:
-    """One plain GET first: never benchmark fast errors."""
+    """One plain GET first (with the case's headers): never benchmark fast errors."""
+    request = urllib.request.Request(target.url, headers=dict(target.headers))
     try:
-        with urllib.request.urlopen(target.url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             status, size = response.status, len(response.read())
     except OSError as exc:
         raise RuntimeError(f"{case.name}: GET {target.url} failed: {exc!r}") from None
@@ -149,15 +229,16 @@ def check(case: Case, target: Target) -> None:
 def measure(case: Case, env: Env, args: argparse.Namespace) -> dict[str, Any]:
     with case.setup(env) as target:
         check(case, target)
-        wrk(target.url, args.connections, args.warmup)
+        wrk(target, args.connections, args.warmup)
         ticks_before = cpu_ticks(target.pid) if target.pid else 0
-        output = wrk(target.url, args.connections, args.duration)
+        output = wrk(target, args.connections, args.duration)
         ticks = cpu_ticks(target.pid) - ticks_before if target.pid else 0
     result = {"name": case.name, "description": case.description, **parse_wrk(output)}
     if target.pid:
         seconds = ticks / os.sysconf("SC_CLK_TCK")
         result["cpu_us_per_request"] = round(seconds * 1e6 / max(result["requests"], 1), 2)
     result["valid"] = result["non_2xx"] == 0 and not result["socket_errors"]
+    result["targets"] = dict(case.targets)
     return result
 
 
@@ -168,6 +249,17 @@ def compare(results: list[dict[str, Any]]) -> None:
         result["requests_per_s_ratio"] = round(result["requests_per_s"] / base["requests_per_s"], 3)
         result["p50_added_ms"] = round(result["p50_ms"] - base["p50_ms"], 3)
         result["p99_added_ms"] = round(result["p99_ms"] - base["p99_ms"], 3)
+
+
+def ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``RATIOS`` whose two cases both ran."""
+    by_name = {r["name"]: r for r in results}
+    found = []
+    for name, other, minimum in RATIOS:
+        if name in by_name and other in by_name:
+            ratio = by_name[name]["requests_per_s"] / by_name[other]["requests_per_s"]
+            found.append({"case": name, "vs": other, "ratio": round(ratio, 3), "min": minimum})
+    return found
 
 
 def _version(argv: list[str]) -> str:
@@ -183,6 +275,9 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "python": platform.python_version(),
         "apache": _version(["/usr/sbin/apache2", "-v"]).removeprefix("Server version: "),
         "wrk": " ".join(_version(["wrk", "-v"]).split()[:2]),
+        "mod_auth_openidc": _version(
+            ["dpkg-query", "-W", "-f", "${Version}", "libapache2-mod-auth-openidc"]
+        ),
         "commit": _version(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
         "wrk_args": f"-t1 -c{args.connections} -d{args.duration:g}s --latency",
         "warmup_s": args.warmup,
@@ -205,14 +300,21 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines = [f"# Portcullis benchmark {report['timestamp']}", "", *rows, "", "Targets:"]
     for r in report["results"]:
-        for key, limit in TARGETS.items():
+        for key, limit in r["targets"].items():
             if key in r:
                 verdict = "met" if r[key] <= limit else "MISSED"
                 lines.append(f"- {r['name']}: {key} = {r[key]:.2f} (target ≤ {limit:g}) {verdict}")
+    for c in report["ratios"]:
+        verdict = "met" if c["ratio"] >= c["min"] else "MISSED"
+        lines.append(
+            f"- {c['case']} vs {c['vs']}: req/s ratio = {c['ratio']:.2f} "
+            f"(target ≥ {c['min']:g}) {verdict}"
+        )
     env = report["environment"]
     lines += [
         "",
-        f"{env['cpus']} CPUs, {env['apache']}, {env['wrk']}, wrk {env['wrk_args']}, "
+        f"{env['cpus']} CPUs, {env['apache']}, mod_auth_openidc {env['mod_auth_openidc']}, "
+        f"{env['wrk']}, wrk {env['wrk_args']}, "
         f"commit {env['commit']}",
     ]
     return "\n".join(lines) + "\n"
@@ -243,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": environment(args),
         "targets": TARGETS,
         "results": results,
+        "ratios": ratios(results),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = markdown(report)

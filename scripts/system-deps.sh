@@ -11,6 +11,9 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # Node.js runs the e2e tests' OpenID Provider (tests/support/op, `make node-deps`).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# mod_auth_openidc: Apache verifies X-Portcullis-Assertion against Portcullis' JWKS in the
+# sign-in e2e tests, and is the `apache-openidc` comparison case of the benchmark.
+[ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || missing+=(libapache2-mod-auth-openidc)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -7,8 +7,14 @@ port and serves:
 
 - ``/1k.bin``: 1024 bytes;
 - ``/large.bin``: ``large_size`` bytes (sparse, with random head and tail);
-- ``/cgi-bin/echo.cgi``: JSON with the method, path, query, request headers
-  and the sha256 and length of the request body.
+- ``/cgi-bin/echo.cgi``: JSON with the method, path, query, request headers,
+  ``REMOTE_USER``/``AUTH_TYPE`` and ``*_CLAIM_*`` variables (set by an Apache auth
+  module such as mod_auth_openidc) and the sha256 and length of the request body.
+
+Callers may add ``modules`` (loaded from Debian's module directory, e.g.
+``auth_openidc`` from libapache2-mod-auth-openidc), ``extra_config`` appended to
+the generated config (a string, or a function of the server root for paths), extra
+access-log fields, and a fixed ``port`` (when another process must know it first).
 
 The access log is tab-separated; :meth:`Apache.access_entries` parses it.
 """
@@ -22,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +79,9 @@ body = json.dumps({{
     "path": env.get("SCRIPT_NAME", "") + env.get("PATH_INFO", ""),
     "query": env.get("QUERY_STRING", ""),
     "headers": headers,
+    "remote_user": env.get("REMOTE_USER"),
+    "auth_type": env.get("AUTH_TYPE"),
+    "claims": {{k.split("_CLAIM_", 1)[1]: v for k, v in env.items() if "_CLAIM_" in k}},
     "body_sha256": digest.hexdigest(),
     "body_length": length,
 }}).encode()
@@ -88,6 +97,7 @@ class Apache:
     root: Path
     process: subprocess.Popen[bytes]
     large_size: int
+    access_fields: tuple[str, ...] = tuple(ACCESS_FIELDS)
 
     @property
     def url(self) -> str:
@@ -109,11 +119,12 @@ class Apache:
         return self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
 
     def access_entries(self) -> list[dict[str, str]]:
-        """One dict per access-log line, keyed by ``ACCESS_FIELDS``."""
+        """One dict per access-log line, keyed by ``access_fields`` (``-``: not set)."""
         if not self.access_log.exists():
             return []
         lines = self.access_log.read_text(errors="replace").splitlines()
-        return [dict(zip(ACCESS_FIELDS, line.split("\t"), strict=False)) for line in lines]
+        fields = self.access_fields
+        return [dict(zip(fields, line.split("\t"), strict=False)) for line in lines]
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the parent, then SIGKILL whatever is left of its process group."""
@@ -134,11 +145,23 @@ def _cgi_python() -> str:
     return str(system) if system.exists() else sys.executable
 
 
-def _config(root: Path, port: int) -> str:
-    modules = "\n".join(
+ConfigText = str | Callable[[Path], str]
+
+
+def _config(
+    root: Path,
+    port: int,
+    *,
+    modules: Sequence[str] = (),
+    log_fields: Mapping[str, str] | None = None,
+    extra: ConfigText = "",
+) -> str:
+    loads = "\n".join(
         f"<IfModule !mod_{m}.c>\n  LoadModule {m}_module {MODULES_DIR}/mod_{m}.so\n</IfModule>"
-        for m in MODULES
+        for m in dict.fromkeys([*MODULES, *modules])
     )
+    log_format = r"\t".join([_ACCESS_FORMAT, *(log_fields or {}).values()])
+    extra_text = extra(root) if callable(extra) else extra
     as_root = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
     mime = "TypesConfig /etc/mime.types" if Path("/etc/mime.types").exists() else ""
     return f"""\
@@ -148,12 +171,12 @@ Listen 127.0.0.1:{port}
 DefaultRuntimeDir "{root}/run"
 PidFile "{root}/run/apache2.pid"
 ScriptSock "{root}/run/cgid.sock"
-{modules}
+{loads}
 {as_root}
 {mime}
 ErrorLog "{root}/logs/error.log"
 LogLevel warn
-LogFormat "{_ACCESS_FORMAT}" portcullis
+LogFormat "{log_format}" portcullis
 CustomLog "{root}/logs/access.log" portcullis
 KeepAlive On
 MaxKeepAliveRequests 0
@@ -173,6 +196,7 @@ Header always set X-Upstream "apache"
 <Directory "{root}/cgi-bin">
   Require all granted
 </Directory>
+{extra_text}
 """
 
 
@@ -196,19 +220,39 @@ def _populate(root: Path, large_size: int) -> None:
 
 
 @contextmanager
-def run_apache(*, large_size: int = 200 * 1024 * 1024, timeout: float = 15.0) -> Iterator[Apache]:
-    """Start Apache on a free loopback port; stop it and remove its files on exit."""
+def run_apache(
+    *,
+    large_size: int = 200 * 1024 * 1024,
+    timeout: float = 15.0,
+    port: int | None = None,
+    modules: Sequence[str] = (),
+    extra_config: ConfigText = "",
+    log_fields: Mapping[str, str] | None = None,
+) -> Iterator[Apache]:
+    """Start Apache on a loopback port (free, or ``port``); stop it and remove its files on exit.
+
+    ``log_fields`` maps extra access-log field names to Apache format strings
+    (``{"user": "%u"}``); :meth:`Apache.access_entries` then has those keys too.
+    """
     if not APACHE_BIN.exists():
         raise RuntimeError(
             f"{APACHE_BIN} not found: install Debian's apache2 (apt-get install apache2)"
         )
+    for module in modules:
+        if not (MODULES_DIR / f"mod_{module}.so").exists():
+            raise RuntimeError(
+                f"{MODULES_DIR}/mod_{module}.so not found: install the Debian package that "
+                "ships it (scripts/system-deps.sh installs libapache2-mod-auth-openidc)"
+            )
     root = Path(tempfile.mkdtemp(prefix="portcullis-apache-"))
     root.chmod(0o755)
     try:
         _populate(root, large_size)
-        port = free_port()
+        port = port or free_port()
         conf = root / "apache2.conf"
-        conf.write_text(_config(root, port))
+        conf.write_text(
+            _config(root, port, modules=modules, log_fields=log_fields, extra=extra_config)
+        )
         with open(root / "logs" / "startup.log", "wb") as startup:
             process = subprocess.Popen(
                 [str(APACHE_BIN), "-f", str(conf), "-DFOREGROUND"],
@@ -216,7 +260,8 @@ def run_apache(*, large_size: int = 200 * 1024 * 1024, timeout: float = 15.0) ->
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        apache = Apache(port, root, process, large_size)
+        fields = (*ACCESS_FIELDS, *(log_fields or {}))
+        apache = Apache(port, root, process, large_size, fields)
         try:
             _wait_started(apache, timeout)
             yield apache
