@@ -8,11 +8,12 @@ are mutable in the directory (the "nOAuth" class of bugs).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Identity", "Kind"]
+__all__ = ["Identity", "Kind", "claim_strings", "claim_text", "identity_from_claims"]
 
 
 class Kind(StrEnum):
@@ -78,3 +79,50 @@ class Identity:
             amr=tuple(data.get("amr", ())),
             scopes=tuple(data.get("scopes", ())),
         )
+
+
+def identity_from_claims(
+    claims: Mapping[str, Any],
+    *,
+    kind: Kind,
+    client_id: str | None,
+    scopes: tuple[str, ...] = (),
+) -> Identity:
+    """The identity a validated token (ID or access token) speaks for.
+
+    A groups overage (``_claim_names.groups``) makes the groups *unknown*, never empty.
+    """
+    names = claims.get("_claim_names")
+    overage = isinstance(names, dict) and "groups" in names
+    auth_time = claims.get("auth_time")
+    return Identity(
+        issuer=str(claims.get("iss", "")),
+        subject=str(claims.get("sub", "")),
+        kind=kind,
+        tenant_id=claim_text(claims.get("tid")),
+        object_id=claim_text(claims.get("oid")),
+        name=claim_text(claims.get("name")),
+        email=claim_text(claims.get("email")),
+        username=claim_text(claims.get("preferred_username") or claims.get("upn")),
+        roles=claim_strings(claims.get("roles")),
+        groups=() if overage else claim_strings(claims.get("groups")),
+        groups_unknown=overage,
+        client_id=client_id,
+        auth_time=auth_time if isinstance(auth_time, int) else None,
+        amr=claim_strings(claims.get("amr")),
+        scopes=scopes,
+    )
+
+
+def claim_text(value: object) -> str | None:
+    """A non-empty string claim, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def claim_strings(value: object) -> tuple[str, ...]:
+    """A string or list-of-strings claim as a tuple (other members dropped)."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()

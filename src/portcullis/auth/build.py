@@ -15,11 +15,12 @@ from portcullis.auth.gate import AuthGate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
 from portcullis.bearer.introspection import Introspector
 from portcullis.bearer.validator import BearerValidator
-from portcullis.config.auth_schema import GUID_RE, Auth
+from portcullis.config.auth_schema import Auth
 from portcullis.config.load import resolve_secrets
 from portcullis.control import Handler
 from portcullis.graph import GraphHttp, GraphTokens, GroupResolver
 from portcullis.http.headers import canonical
+from portcullis.ids import GUID_RE
 from portcullis.oidc.client_auth import ClientAuth
 from portcullis.oidc.fetch import Fetcher
 from portcullis.oidc.provider import ProviderClient

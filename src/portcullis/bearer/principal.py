@@ -19,9 +19,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from portcullis.identity import Identity, Kind
+from portcullis.identity import Identity, Kind, claim_strings, claim_text, identity_from_claims
 
 __all__ = ["Principal", "TokenFacts", "principal_from_claims"]
+
+_CLIENT_CLAIMS = ("azp", "appid", "client_id")  # v2, v1, RFC 9068
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,9 @@ def principal_from_claims(claims: Mapping[str, Any], *, user_clients: Collection
     # Entra puts delegated scopes in `scp`; RFC 9068 (generic providers) in `scope`.
     scopes = _scopes(claims.get("scp")) or _scopes(claims.get("scope"))
     client = (
-        _text(claims.get("azp")) or _text(claims.get("appid")) or _text(claims.get("client_id"))
+        claim_text(claims.get("azp"))
+        or claim_text(claims.get("appid"))
+        or claim_text(claims.get("client_id"))
     )
     idtyp = claims.get("idtyp")
     if "xms_act_fct" in claims or "xms_sub_fct" in claims:
@@ -59,30 +63,19 @@ def principal_from_claims(claims: Mapping[str, Any], *, user_clients: Collection
         kind = Kind.ON_BEHALF_OF
     else:
         kind = Kind.USER
-    names = claims.get("_claim_names")
-    overage = isinstance(names, dict) and "groups" in names
-    identity = Identity(
-        issuer=str(claims.get("iss", "")),
-        subject=str(claims.get("sub", "")),
+    identity = identity_from_claims(
+        claims,
         kind=kind,
-        tenant_id=_text(claims.get("tid")),
-        object_id=_text(claims.get("oid")),
-        name=_text(claims.get("name")),
-        email=_text(claims.get("email")),
-        username=_text(claims.get("preferred_username") or claims.get("upn")),
-        roles=_strings(claims.get("roles")),
-        groups=() if overage else _strings(claims.get("groups")),
-        groups_unknown=overage,
         client_id=client,
         scopes=scopes if kind in (Kind.USER, Kind.ON_BEHALF_OF) else (),
     )
     facts = TokenFacts(
-        token_id=_text(claims.get("uti")) or _text(claims.get("jti")),
+        token_id=claim_text(claims.get("uti")) or claim_text(claims.get("jti")),
         issued_at=claims["iat"] if isinstance(claims.get("iat"), int) else None,
         expires_at=int(claims["exp"]),
-        version=_text(claims.get("ver")),
-        auth_contexts=_strings(claims.get("acrs")),
-        capabilities=_strings(claims.get("xms_cc")),
+        version=claim_text(claims.get("ver")),
+        auth_contexts=claim_strings(claims.get("acrs")),
+        capabilities=claim_strings(claims.get("xms_cc")),
     )
     return Principal(identity, facts)
 
@@ -92,15 +85,3 @@ def _scopes(value: object) -> tuple[str, ...]:
     if not isinstance(value, str):
         return ()
     return tuple(s for s in value.split() if s and s != "/")
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(v for v in value if isinstance(v, str))
-    return ()

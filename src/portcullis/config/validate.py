@@ -27,8 +27,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from portcullis.config.auth_schema import GUID_RE, Auth
+from portcullis.config.auth_schema import Auth
 from portcullis.config.schema import Config, Route
+from portcullis.ids import GUID_RE
 
 __all__ = [
     "ROOT",

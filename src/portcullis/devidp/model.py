@@ -6,12 +6,12 @@ these from YAML/JSON, :mod:`portcullis.devidp.defaults` holds the demo set.
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from portcullis.ids import is_loopback
 from portcullis.secret import Secret
 
 __all__ = ["Api", "BindRefused", "Client", "DevIdpConfig", "User", "is_loopback"]
@@ -144,13 +144,3 @@ class DevIdpConfig:
 
 class BindRefused(ValueError):
     """A non-loopback address was asked for without ``force_bind``."""
-
-
-def is_loopback(host: str) -> bool:
-    """``127.0.0.0/8``, ``::1`` and the name ``localhost``; anything else is not."""
-    if host.casefold() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

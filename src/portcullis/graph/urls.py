@@ -15,10 +15,11 @@ do not pass — and the URL fetched is rebuilt from the configured base.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
+
+from portcullis.ids import is_guid, is_loopback
 
 __all__ = [
     "API_VERSION",
@@ -36,24 +37,9 @@ MAX_LINK_CHARS = 4096
 
 PrincipalCollection = Literal["users", "directoryObjects"]
 
-_GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,253}[a-z0-9])?$")
 _UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")  # controls, spaces, backslashes
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def is_guid(value: object) -> bool:
-    """A lowercase directory object id (callers lowercase first)."""
-    return isinstance(value, str) and _GUID_RE.match(value) is not None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_graph_base(url: str, *, what: str = "Graph base URL") -> str:
@@ -62,7 +48,7 @@ def check_graph_base(url: str, *, what: str = "Graph base URL") -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{what} {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(f"{what} {url!r} must use https (plain http only on loopback)")
     if parts.username or parts.password or parts.query or parts.fragment or "#" in url:
         raise ValueError(f"{what} {url!r} must not carry credentials, a query or a fragment")

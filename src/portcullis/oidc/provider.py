@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from portcullis.config.auth_schema import GUID_RE, Provider
-from portcullis.identity import Identity, Kind
+from portcullis.config.auth_schema import Provider
+from portcullis.identity import Identity, Kind, claim_text, identity_from_claims
+from portcullis.ids import is_guid
 from portcullis.jose import IssuerRule, TokenError, UnknownKeyId, parse, validate_claims, verify
 from portcullis.oidc.client_auth import ClientAuth
 from portcullis.oidc.fetch import Fetcher, IdpUnavailable
@@ -244,29 +245,13 @@ class ProviderClient:
         tenant = oid = None
         if self.config.type == "entra":
             tenant, oid = claims.get("tid"), claims.get("oid")
-            if not _guid(tenant) or not _guid(oid):
+            if not is_guid(tenant) or not is_guid(oid):
                 raise LoginRejected("id_token_identity", "the ID token has no tid/oid")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise LoginRejected("id_token_identity", "the ID token has no sub")
-        names = claims.get("_claim_names")
-        overage = isinstance(names, dict) and "groups" in names
-        return Identity(
-            issuer=str(claims["iss"]),
-            subject=subject,
-            kind=Kind.USER,
-            tenant_id=tenant,
-            object_id=oid,
-            name=_text(claims.get("name")),
-            email=_text(claims.get("email")),
-            username=_text(claims.get("preferred_username") or claims.get("upn")),
-            roles=_strings(claims.get("roles")),
-            groups=() if overage else _strings(claims.get("groups")),
-            groups_unknown=overage,
-            client_id=_text(claims.get("azp")) or self.config.client_id,
-            auth_time=claims.get("auth_time") if isinstance(claims.get("auth_time"), int) else None,
-            amr=_strings(claims.get("amr")),
-        )
+        client = claim_text(claims.get("azp")) or self.config.client_id
+        return identity_from_claims(claims, kind=Kind.USER, client_id=client)
 
     def end_session_url(self, *, id_token: str | None, post_logout_redirect_uri: str) -> str | None:
         metadata = self._metadata
@@ -280,19 +265,3 @@ class ProviderClient:
             params["id_token_hint"] = id_token
         separator = "&" if "?" in metadata.end_session_endpoint else "?"
         return metadata.end_session_endpoint + separator + urlencode(params)
-
-
-def _guid(value: object) -> bool:
-    return isinstance(value, str) and GUID_RE.match(value) is not None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(v for v in value if isinstance(v, str))
-    return ()
