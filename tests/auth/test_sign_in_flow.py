@@ -8,8 +8,11 @@ escaping, logout CSRF, parallel logins, and sessions surviving an IdP outage.
 from __future__ import annotations
 
 import json
+import sqlite3
 import urllib.parse
 from pathlib import Path
+
+import yaml
 
 from portcullis.devidp import DevIdp
 from tests.auth.browser import Browser
@@ -203,17 +206,6 @@ def test_logout_needs_post_with_csrf(proxy: Proxy, idp: DevIdp) -> None:
     assert browser.get(proxy.url + "/hello").status == 302
 
 
-def test_established_sessions_survive_an_idp_outage(proxy: Proxy, idp: DevIdp) -> None:
-    browser = Browser()
-    browser.login(proxy.url, "alice")
-    idp.stop()
-    try:
-        assert browser.get(proxy.url + "/hello").status == 200
-        assert browser.get(proxy.url + "/admin").status == 200
-    finally:
-        idp.start()
-
-
 def test_sign_in_while_the_idp_is_unreachable_is_a_clear_503(
     idp: DevIdp, app: str, tmp_path: Path
 ) -> None:
@@ -243,3 +235,46 @@ def test_client_secret_rotation_falls_back_to_the_next_secret(
         assert done.status == 302, done.body[:300]
         assert browser.get(rotating.url + "/hello").status == 200
         assert "client credential 0 refused" in rotating.log()
+
+
+def test_front_channel_logout_ends_only_the_named_idp_session(proxy: Proxy, idp: DevIdp) -> None:
+    first, second = Browser(), Browser()
+    first.login(proxy.url, "alice")
+    second.login(proxy.url, "alice")
+    # Find the IdP session ids the proxy recorded (the dev IdP issues a new `sid` per sign-in).
+    db_path = yaml.safe_load(proxy.config_path.read_text())["auth"]["session"]["sqlite_path"]
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT data FROM sessions").fetchall()
+    db.close()
+    tags = sorted(
+        (json.loads(data)["created_at"], json.loads(data)["idp_session"]) for (data,) in rows
+    )
+    first_tag = tags[-2][1]
+    assert first_tag.startswith("default|") and first_tag != tags[-1][1]
+    sid = first_tag.split("|", 1)[1]
+    # The IdP's hidden iframe: cross-site, so no cookie of ours comes along.
+    wrong = Browser().get(
+        proxy.url
+        + "/.portcullis/logout?"
+        + urllib.parse.urlencode({"iss": "https://evil.example/v2.0", "sid": sid})
+    )
+    assert wrong.status == 400
+    assert first.get(proxy.url + "/hello").status == 200
+    ok = Browser().get(
+        proxy.url + "/.portcullis/logout?" + urllib.parse.urlencode({"iss": idp.issuer, "sid": sid})
+    )
+    assert ok.status == 200
+    assert first.get(proxy.url + "/hello").status == 302
+    assert second.get(proxy.url + "/hello").status == 200
+
+
+# Last: it restarts the dev IdP, which then listens on another port.
+def test_established_sessions_survive_an_idp_outage(proxy: Proxy, idp: DevIdp) -> None:
+    browser = Browser()
+    browser.login(proxy.url, "alice")
+    idp.stop()
+    try:
+        assert browser.get(proxy.url + "/hello").status == 200
+        assert browser.get(proxy.url + "/admin").status == 200
+    finally:
+        idp.start()

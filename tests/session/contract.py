@@ -14,7 +14,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -220,6 +220,24 @@ def test_delete_for_identity(store: SessionStore, clock: FakeClock) -> None:
     assert run(store.get(theirs.id)) == theirs
     assert run(store.delete_for_identity(alice.key)) == 0
     assert run(store.delete_for_identity("nobody#none")) == 0
+
+
+def test_delete_for_idp_session(store: SessionStore, clock: FakeClock) -> None:
+    """Front-channel logout: only the sessions of that IdP session end, the rest stay."""
+    alice = entra_identity("alice")
+    tab_a = replace(make_session(alice, now=clock()), idp_session="entra|sid-A")
+    tab_b = replace(make_session(alice, now=clock()), idp_session="entra|sid-A")
+    other = replace(make_session(alice, now=clock()), idp_session="entra|sid-B")
+    untagged = make_session(alice, now=clock())
+    for session in (tab_a, tab_b, other, untagged):
+        run(store.put(session, ttl=600))
+        assert run(store.get(session.id)) == session  # round trip keeps the tag; warms caches
+    assert run(store.delete_for_idp_session("entra|sid-A")) == 2
+    assert run(store.get(tab_a.id)) is None and run(store.get(tab_b.id)) is None
+    assert run(store.get(other.id)) == other
+    assert run(store.get(untagged.id)) == untagged
+    assert run(store.delete_for_idp_session("other|sid-B")) == 0
+    assert run(store.get(other.id)) == other
 
 
 def test_pending_is_single_use(store: SessionStore) -> None:

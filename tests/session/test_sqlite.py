@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 import subprocess
@@ -155,3 +156,21 @@ def test_take_pending_is_atomic_across_processes(tmp_path: Path) -> None:
     won = [out.split() for out in outputs]
     taken = [state for wins in won for state in wins]
     assert sorted(taken) == sorted(states)  # each state taken by exactly one process
+
+
+def test_a_version_1_store_is_migrated_in_place(tmp_path: Path) -> None:
+    """Sessions written before front-channel logout existed stay readable after the upgrade."""
+    path = tmp_path / "v1.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE sessions (key TEXT PRIMARY KEY, identity_key TEXT NOT NULL, "
+        "expires REAL NOT NULL, data BLOB NOT NULL) WITHOUT ROWID; PRAGMA user_version = 1;"
+    )
+    db.close()
+    store = SqliteStore(path, lambda: 0.0)
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+        columns = [row[1] for row in check.execute("PRAGMA table_info(sessions)")]
+    check.close()
+    assert "idp_session" in columns
+    asyncio.run(store.close())

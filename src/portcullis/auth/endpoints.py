@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -204,12 +205,14 @@ class SignInEndpoints:
             log.warning("sign-in failed: %s", exc)
             return self._page(head, 502, "The identity provider cannot be reached. Try again.")
         settings = self._settings.session
+        sid = claims.get("sid")
         session = new_session(
             identity,
             provider=provider.name,
             now=now,
             absolute_timeout=settings.absolute_timeout,
             id_token=id_token,
+            idp_session=f"{provider.name}|{sid}" if isinstance(sid, str) and sid else None,
         )
         await self._store.put(session, ttl=settings.absolute_timeout)
         log.info("signed in %s via %s", identity.key, provider.name)
@@ -227,6 +230,8 @@ class SignInEndpoints:
     async def logout(self, head: RequestHead, body: bytes) -> LocalResponse:
         if refused := method_not_allowed(head, ("GET", "POST")):
             return refused
+        if head.method == "GET" and "sid" in (query := _query(head)):
+            return await self._front_channel(head, query)
         session = await self._session(head)
         if head.method == "GET":
             if session is None:
@@ -246,6 +251,28 @@ class SignInEndpoints:
         self._headers.forget(session.id)
         log.info("signed out %s", session.identity.key)
         return self._signed_out(session)
+
+    async def _front_channel(self, head: RequestHead, query: dict[str, str]) -> LocalResponse:
+        """OpenID Connect front-channel logout: the IdP, in a hidden iframe, names its session.
+
+        No cookie comes along (the iframe is cross-site): the sessions are found by the
+        IdP's ``sid`` and ended server-side, only those of the provider ``iss`` names.
+        """
+        iss = query.get("iss")
+        if iss is not None:
+            for provider in self._providers.values():
+                with suppress(IdpUnavailable):  # issuer_matches needs the discovery document
+                    await provider.metadata()
+            matching = [p for p in self._providers.values() if p.issuer_matches(iss)]
+        elif len(self._providers) == 1:
+            matching = list(self._providers.values())
+        else:
+            matching = []
+        if len(matching) != 1:
+            return self._page(head, 400, "This sign-out request names no known provider.")
+        ended = await self._store.delete_for_idp_session(f"{matching[0].name}|{query['sid']}")
+        log.info("front-channel logout from %s ended %d session(s)", matching[0].name, ended)
+        return LocalResponse(200, _html("Signed out", "<p>Signed out.</p>"), _HTML)
 
     def _signed_out(self, session: Session | None) -> LocalResponse:
         location = "/"

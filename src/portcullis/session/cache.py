@@ -117,6 +117,17 @@ class CachedStore:
         self._evict_identity(identity_key)
         return removed
 
+    async def delete_for_idp_session(self, idp_session: str) -> int:
+        self._generation += 1
+        removed = await self.inner.delete_for_idp_session(idp_session)
+        for sid in [
+            sid
+            for sid, (_, _, value) in self._entries.items()
+            if value is not None and value.idp_session == idp_session
+        ]:
+            del self._entries[sid]
+        return removed
+
     async def put_pending(self, pending: PendingLogin, *, ttl: float) -> None:
         await self.inner.put_pending(pending, ttl=ttl)
 

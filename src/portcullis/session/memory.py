@@ -68,6 +68,14 @@ class MemoryStore:
                 removed += 1
         return removed
 
+    async def delete_for_idp_session(self, idp_session: str) -> int:
+        now = self._clock()
+        matching = [sid for sid, (_, s) in self._sessions.items() if s.idp_session == idp_session]
+        live = sum(1 for sid in matching if self._sessions[sid][0] > now)
+        for sid in matching:
+            self._forget(sid)
+        return live
+
     async def put_pending(self, pending: PendingLogin, *, ttl: float) -> None:
         ttl = min(checked_ttl(ttl), PENDING_MAX_AGE)
         now = self._clock()

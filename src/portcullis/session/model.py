@@ -61,6 +61,7 @@ class Session:
     csrf: str
     id_token: str | None  # kept for logout's id_token_hint only; never logged
     provider: str
+    idp_session: str | None = None  # "<provider>|<sid>": front-channel logout finds it by this
 
     def __repr__(self) -> str:
         id_token = None if self.id_token is None else _REDACTED
@@ -79,6 +80,7 @@ def new_session(
     now: float,
     absolute_timeout: float,
     id_token: str | None = None,
+    idp_session: str | None = None,
 ) -> Session:
     """A fresh session with a new random id and CSRF token (a new id at every login)."""
     return Session(
@@ -90,6 +92,7 @@ def new_session(
         csrf=secrets.token_urlsafe(32),
         id_token=id_token,
         provider=provider,
+        idp_session=idp_session,
     )
 
 

@@ -42,6 +42,7 @@ def dump_session(session: Session) -> bytes:
             "csrf": session.csrf,
             "id_token": session.id_token,
             "provider": session.provider,
+            "idp_session": session.idp_session,
         }
     )
 
@@ -64,6 +65,7 @@ def load_session(data: bytes | str, session_id: str) -> Session | None:
             csrf=_text(obj["csrf"]),
             id_token=id_token,
             provider=_text(obj["provider"]),
+            idp_session=obj.get("idp_session") if isinstance(obj.get("idp_session"), str) else None,
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

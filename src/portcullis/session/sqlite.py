@@ -38,14 +38,15 @@ from portcullis.session.store import checked_ttl
 
 __all__ = ["SqliteStore"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS sessions (
     key TEXT PRIMARY KEY,
     identity_key TEXT NOT NULL,
     expires REAL NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    idp_session TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_by_identity ON sessions (identity_key);
 CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires);
@@ -85,7 +86,12 @@ class SqliteStore:
                     f"session store {self._path!r} has schema version {version}; "
                     f"this Portcullis understands up to {SCHEMA_VERSION}"
                 )
+            if version == 1:  # 1 -> 2: front-channel logout finds sessions by IdP session
+                self._db.execute("ALTER TABLE sessions ADD COLUMN idp_session TEXT")
             self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS sessions_by_idp_session ON sessions (idp_session)"
+            )
             if version < SCHEMA_VERSION:
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
@@ -109,9 +115,15 @@ class SqliteStore:
             return
         now = self._clock()
         self._db.execute(
-            "INSERT OR REPLACE INTO sessions (key, identity_key, expires, data) "
-            "VALUES (?, ?, ?, ?)",
-            (storage_key(session.id), session.identity.key, now + ttl, dump_session(session)),
+            "INSERT OR REPLACE INTO sessions (key, identity_key, expires, data, idp_session) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                storage_key(session.id),
+                session.identity.key,
+                now + ttl,
+                dump_session(session),
+                session.idp_session,
+            ),
         )
         self._maybe_purge(now)
 
@@ -121,6 +133,13 @@ class SqliteStore:
     async def delete_for_identity(self, identity_key: str) -> int:
         rows = self._db.execute(
             "DELETE FROM sessions WHERE identity_key = ? RETURNING expires", (identity_key,)
+        ).fetchall()
+        now = self._clock()
+        return sum(1 for (expires,) in rows if expires > now)
+
+    async def delete_for_idp_session(self, idp_session: str) -> int:
+        rows = self._db.execute(
+            "DELETE FROM sessions WHERE idp_session = ? RETURNING expires", (idp_session,)
         ).fetchall()
         now = self._clock()
         return sum(1 for (expires,) in rows if expires > now)
