@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,10 @@ def test_demo_config_is_valid(tmp_path: Path) -> None:
 
 
 def test_make_demo_signs_alice_in_and_refuses_bob_on_admin(tmp_path: Path) -> None:
+    for port in (4180, 8081, 9400):  # the demo's fixed ports: another demo would answer instead
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"port {port} is in use: stop the running demo before this test")
     state = tmp_path / "demo"
     demo = subprocess.Popen(
         [sys.executable, "-m", "portcullis.demo", "--state-dir", str(state)],

@@ -79,7 +79,9 @@ def render_html(info: Mapping[str, Any]) -> str:
     )
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Portcullis demo</title>"
-        "<style>body{font-family:sans-serif;margin:2em}th{text-align:left;padding-right:1em}"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:70em}"
+        "th{text-align:left;padding-right:1em;vertical-align:top;white-space:nowrap}"
+        "td{word-break:break-all}"
         "</style></head><body>"
         f"<h1>Portcullis demo app</h1><p>Path: <code>{html.escape(info['path'])}</code></p>"
         f"<h2>Who you are</h2>{who}"
