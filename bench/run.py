@@ -19,9 +19,23 @@ once before measuring; wrk then sends that session cookie with every request):
 
 Their req/s are compared (``RATIOS``) besides the per-case targets.
 
+Bearer cases (the in-package dev IdP, :mod:`portcullis.devidp`, started once for all of them,
+hands out client-credentials tokens of the machine client ``reporting-bot`` for the demo API;
+helpers in ``bench/bearer.py``):
+
+- ``portcullis-bearer``: Portcullis with a bearer-only route (``api: demo-api``, app role
+  ``Reports.Read``) → Apache; wrk sends the same valid token every time (the cached path).
+- ``portcullis-bearer-first-seen``: the same route, but every request carries a token the
+  proxy has never seen (``--first-seen-tokens`` of them, fetched before measuring, each sent
+  exactly once by a small asyncio client instead of wrk; every answer must be a 200).
+- ``apache-openidc-bearer``: Apache with mod_auth_openidc (``AuthType oauth20``, the dev
+  IdP's certificates from its JWKS ``x5c``, ``iss``/``aud``/``roles`` required) validating
+  the same token as ``portcullis-bearer``, serving the same file.
+
 To add a case, write a setup (a context manager taking the shared ``Env`` and
 yielding a ``Target``) and append a ``Case`` to ``CASES``. The first case is the
-baseline the others are compared with.
+baseline the others are compared with. A ``Target`` with a ``load`` is driven by it
+instead of wrk; ``Env.shared`` starts what several cases use once per run.
 """
 
 from __future__ import annotations
@@ -34,13 +48,14 @@ import re
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,28 +73,59 @@ from tests.support.signin import (  # noqa: E402
     sign_in_config,
 )
 
+from bench import bearer  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 TARGETS = {"cpu_us_per_request": 30.0, "p99_added_ms": 1.0}
 SESSION_TARGETS = {"cpu_us_per_request": 35.0}
+BEARER_TARGETS = {"cpu_us_per_request": 35.0}
+FIRST_SEEN_TARGETS = {"cpu_us_per_request": 150.0}
 # (case, compared with, minimum req/s ratio)
-RATIOS = [("portcullis-session", "apache-openidc", 1.5)]
+RATIOS = [
+    ("portcullis-session", "apache-openidc", 1.5),
+    ("portcullis-bearer", "apache-openidc-bearer", 1.5),
+]
+FIRST_SEEN_WARMUP_TOKENS = 300
+QUIET_LOAD = 1.5  # 1-minute load average above which a run is flagged as not on a quiet machine
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Env:
-    """What every case may use: the Apache upstream and a scratch directory."""
+    """What every case may use: the Apache upstream, a scratch directory, the arguments and
+    resources shared by several cases (:meth:`shared`), stopped after the last case."""
 
     apache: Apache
     tmp: Path
+    args: argparse.Namespace
+    stack: ExitStack
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    def shared(self, name: str, start: Callable[[], AbstractContextManager[T]]) -> T:
+        """The resource ``name``, entering ``start()`` the first time it is asked for."""
+        if name not in self.resources:
+            self.resources[name] = self.stack.enter_context(start())
+        value: T = self.resources[name]
+        return value
+
+
+class Load(Protocol):
+    """Drives a case instead of wrk: a warm-up, then the measured run (``parse_wrk``'s keys)."""
+
+    def warm(self, connections: int) -> None: ...
+
+    def run(self, connections: int) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
 class Target:
-    """What wrk hits, and the process (with children) whose CPU the case costs."""
+    """What wrk (or ``load``) hits, and the process (with children) whose CPU the case costs."""
 
     url: str
     pid: int | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    load: Load | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +188,68 @@ def apache_openidc(env: Env) -> Iterator[Target]:
             yield Target(url, headers=(("Cookie", f"{mod_auth_openidc.SESSION_COOKIE}={cookie}"),))
 
 
+def _bearer_idp(env: Env) -> bearer.BenchIdp:
+    return env.shared("dev-idp", bearer.run_dev_idp)
+
+
+def _needs_token(name: str, url: str) -> None:
+    """``url`` must answer 401 to a request without a token (the route really is protected)."""
+    try:
+        urllib.request.urlopen(url, timeout=10).close()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            return
+        raise RuntimeError(f"{name}: {url} without a token gave {exc.code}, not 401") from None
+    raise RuntimeError(f"{name}: {url} without a token was let through")
+
+
+@contextmanager
+def portcullis_bearer(env: Env) -> Iterator[Target]:
+    idp = _bearer_idp(env)
+    config = bearer.proxy_config(idp.idp, env.apache.url)
+    with run_proxy(config, env.tmp, args=("--workers", "1")) as proxy:
+        _needs_token("portcullis-bearer", f"{proxy.url}/1k.bin")
+        headers = (("Authorization", f"Bearer {idp.token}"),)
+        yield Target(f"{proxy.url}/1k.bin", proxy.process.pid, headers)
+
+
+@contextmanager
+def portcullis_bearer_first_seen(env: Env) -> Iterator[Target]:
+    idp = _bearer_idp(env)
+    count = env.args.first_seen_tokens
+    print(f"  fetching {count + FIRST_SEEN_WARMUP_TOKENS + 1} tokens", file=sys.stderr, flush=True)
+    check_token, *tokens = bearer.fetch_tokens(
+        idp.token_endpoint, 1 + FIRST_SEEN_WARMUP_TOKENS + count
+    )
+    warmup, measured = tokens[:FIRST_SEEN_WARMUP_TOKENS], tokens[FIRST_SEEN_WARMUP_TOKENS:]
+    config = bearer.proxy_config(idp.idp, env.apache.url)
+    with run_proxy(config, env.tmp, args=("--workers", "1")) as proxy:
+        url = f"{proxy.url}/1k.bin"
+        load = bearer.SendOnce(url, measured, warmup)
+        headers = (("Authorization", f"Bearer {check_token}"),)
+        yield Target(url, proxy.process.pid, headers, load)
+
+
+@contextmanager
+def apache_openidc_bearer(env: Env) -> Iterator[Target]:
+    idp = _bearer_idp(env)
+    location = "/api/"
+    config = mod_auth_openidc.bearer_api(
+        jwks=idp.jwks(),
+        issuer=idp.idp.issuer,
+        audiences=bearer.AUDIENCES,
+        roles=[bearer.APP_ROLE],
+        docroot=env.apache.docroot,
+        location=location,
+    )
+    with run_apache(
+        large_size=1 << 16, modules=mod_auth_openidc.MODULES, extra_config=config
+    ) as ap:
+        url = f"{ap.url}{location}1k.bin"
+        _needs_token("apache-openidc-bearer", url)
+        yield Target(url, headers=(("Authorization", f"Bearer {idp.token}"),))
+
+
 CASES = [
     Case("apache-direct", "wrk -> Apache, static 1 KiB file", apache_direct),
     Case(
@@ -159,6 +267,25 @@ CASES = [
         "apache-openidc",
         "wrk (session cookie) -> Apache + mod_auth_openidc (openid-connect), same file",
         apache_openidc,
+        {},
+    ),
+    Case(
+        "portcullis-bearer",
+        "wrk (one bearer token) -> Portcullis (1 worker, bearer route, app role) -> Apache",
+        portcullis_bearer,
+        BEARER_TARGETS,
+    ),
+    Case(
+        "portcullis-bearer-first-seen",
+        "asyncio client (each token new, sent once) -> Portcullis (1 worker, bearer route)"
+        " -> Apache",
+        portcullis_bearer_first_seen,
+        FIRST_SEEN_TARGETS,
+    ),
+    Case(
+        "apache-openidc-bearer",
+        "wrk (same bearer token) -> Apache + mod_auth_openidc (oauth20, static keys), same file",
+        apache_openidc_bearer,
         {},
     ),
 ]
@@ -229,15 +356,29 @@ def check(case: Case, target: Target) -> None:
 def measure(case: Case, env: Env, args: argparse.Namespace) -> dict[str, Any]:
     with case.setup(env) as target:
         check(case, target)
-        wrk(target, args.connections, args.warmup)
+        if target.load is None:
+            wrk(target, args.connections, args.warmup)
+        else:
+            target.load.warm(args.connections)
         ticks_before = cpu_ticks(target.pid) if target.pid else 0
-        output = wrk(target, args.connections, args.duration)
+        if target.load is None:
+            stats = parse_wrk(wrk(target, args.connections, args.duration))
+        else:
+            stats = target.load.run(args.connections)
         ticks = cpu_ticks(target.pid) - ticks_before if target.pid else 0
-    result = {"name": case.name, "description": case.description, **parse_wrk(output)}
+    result = {"name": case.name, "description": case.description, **stats}
     if target.pid:
         seconds = ticks / os.sysconf("SC_CLK_TCK")
         result["cpu_us_per_request"] = round(seconds * 1e6 / max(result["requests"], 1), 2)
     result["valid"] = result["non_2xx"] == 0 and not result["socket_errors"]
+    # A load that knows every answer: all must be 200s, none missing.
+    if "statuses" in result and (
+        result["statuses"] != {"200": result["tokens"]} or result["socket_errors"]
+    ):
+        raise RuntimeError(
+            f"{case.name}: expected {result['tokens']} x 200, got {result['statuses']}"
+            f" (errors: {result['socket_errors'] or 'none'})"
+        )
     result["targets"] = dict(case.targets)
     return result
 
@@ -281,6 +422,8 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "commit": _version(["git", "-C", str(ROOT), "describe", "--always", "--dirty"]),
         "wrk_args": f"-t1 -c{args.connections} -d{args.duration:g}s --latency",
         "warmup_s": args.warmup,
+        "load_average_at_start": args.load_average,
+        "first_seen_tokens": args.first_seen_tokens,
         "portcullis_workers": 1,
     }
 
@@ -304,6 +447,10 @@ def markdown(report: dict[str, Any]) -> str:
             if key in r:
                 verdict = "met" if r[key] <= limit else "MISSED"
                 lines.append(f"- {r['name']}: {key} = {r[key]:.2f} (target ≤ {limit:g}) {verdict}")
+    for r in report["results"]:
+        if "statuses" in r:
+            mix = ", ".join(f"{n} x {status}" for status, n in r["statuses"].items())
+            lines.append(f"- {r['name']}: {r['tokens']} distinct tokens, each sent once: {mix}")
     for c in report["ratios"]:
         verdict = "met" if c["ratio"] >= c["min"] else "MISSED"
         lines.append(
@@ -315,7 +462,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"{env['cpus']} CPUs, {env['apache']}, mod_auth_openidc {env['mod_auth_openidc']}, "
         f"{env['wrk']}, wrk {env['wrk_args']}, "
-        f"commit {env['commit']}",
+        f"{env['first_seen_tokens']} first-seen tokens, "
+        f"load average {env['load_average_at_start']} at start, commit {env['commit']}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -325,15 +473,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per case")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--first-seen-tokens",
+        type=int,
+        default=5000,
+        help="distinct tokens, each sent once, in portcullis-bearer-first-seen",
+    )
     names = [case.name for case in CASES]
     parser.add_argument("--case", action="append", choices=names, help="run only these (repeat)")
     args = parser.parse_args(argv)
     cases = [c for c in CASES if c.name == CASES[0].name or not args.case or c.name in args.case]
+    args.load_average = round(os.getloadavg()[0], 2)
+    if args.load_average > QUIET_LOAD:
+        print(
+            f"warning: load average {args.load_average} > {QUIET_LOAD}: the machine is not quiet,"
+            " figures may be off (re-run when it is)",
+            file=sys.stderr,
+            flush=True,
+        )
     with (
         tempfile.TemporaryDirectory(prefix="portcullis-bench-") as tmp,
         run_apache(large_size=1 << 20) as apache,
+        ExitStack() as stack,
     ):
-        env = Env(apache, Path(tmp))
+        env = Env(apache, Path(tmp), args, stack)
         results = []
         for case in cases:
             print(f"running {case.name}: {case.description}", file=sys.stderr, flush=True)

@@ -1,6 +1,6 @@
 """Apache config snippets for Debian's mod_auth_openidc (libapache2-mod-auth-openidc 2.4.x).
 
-Two roles, each a function returning text for ``run_apache(extra_config=...)`` (modules:
+Three roles, each a function returning text for ``run_apache(extra_config=...)`` (modules:
 :data:`MODULES`):
 
 - :func:`resource_server` — OAuth 2.0 resource server (``AuthType oauth20``) that accepts
@@ -17,14 +17,21 @@ Two roles, each a function returning text for ``run_apache(extra_config=...)`` (
 - :func:`relying_party` — a classic OpenID Connect relying party (``AuthType
   openid-connect``) for the OP of :mod:`tests.support.oidc_provider`, used by the
   benchmark's ``apache-openidc`` case; :func:`openidc_login` drives its login once.
+- :func:`bearer_api` — an OAuth 2.0 resource server for an IdP's JWT access tokens
+  (``Authorization: Bearer``), verified with the IdP's certificates given statically
+  (``OIDCOAuthVerifyCertFiles``, from the JWKS ``x5c``: :func:`jwks_certificates`), plus
+  ``iss``/``aud``/``roles`` checks; used by the benchmark's ``apache-openidc-bearer`` case.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from tests.support.oidc_provider import OidcProvider, browser_login
@@ -33,6 +40,8 @@ from tests.support.signin import Browser
 __all__ = [
     "MODULES",
     "SESSION_COOKIE",
+    "bearer_api",
+    "jwks_certificates",
     "openidc_login",
     "relying_party",
     "resource_server",
@@ -154,3 +163,74 @@ def _path(url: str) -> str:
     """The path and query of ``url`` (the redirect back may use either form)."""
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def jwks_certificates(jwks: Mapping[str, Any]) -> dict[str, str]:
+    """``kid`` → PEM certificate (the first ``x5c`` entry) of each JWKS key that has one."""
+    found = {}
+    for key in jwks.get("keys", []):
+        chain = key.get("x5c")
+        if key.get("kid") and chain:
+            der = base64.b64decode(chain[0], validate=True)  # x5c: base64 (not url) DER
+            body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+            found[key["kid"]] = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+    return found
+
+
+def bearer_api(
+    *,
+    jwks: Mapping[str, Any],
+    issuer: str,
+    audiences: Sequence[str],
+    docroot: Path,
+    location: str = "/api/",
+    roles: Sequence[str] = (),
+) -> Callable[[Path], str]:
+    """``location`` serves ``docroot`` to requests with an ``Authorization: Bearer`` JWT signed
+    by a key of ``jwks``, issued by ``issuer`` for one of ``audiences``, with all of ``roles``.
+
+    The keys are static (``OIDCOAuthVerifyCertFiles kid#cert.pem``, written under the server
+    root from each key's ``x5c``): 2.4.12 refuses an http ``OIDCOAuthVerifyJwksUri``, and
+    static certificates are its fastest set-up (the ``jwks_uri`` of
+    ``OIDCOAuthServerMetadataURL``, as in :func:`resource_server`, served about a third fewer
+    requests per second). It checks the signature and ``exp`` itself, caching nothing;
+    ``iss``, ``aud`` and ``roles`` are ``Require claim`` rules.
+    """
+    certificates = jwks_certificates(jwks)
+    if not certificates:
+        raise ValueError("the JWKS has no key with an x5c certificate")
+    if not audiences:
+        raise ValueError("name at least one audience")
+
+    def config(root: Path) -> str:
+        keys = root / "oauth-keys"
+        keys.mkdir(mode=0o755, exist_ok=True)
+        files = []
+        for n, (kid, pem) in enumerate(sorted(certificates.items())):
+            path = keys / f"key{n}.pem"
+            path.write_text(pem)
+            path.chmod(0o644)
+            files.append(f"{kid}#{path}")
+        auds = "\n".join(f"      Require claim aud:{aud}" for aud in audiences)
+        role_rules = "\n".join(f"    Require claim roles:{role}" for role in roles)
+        return f"""\
+OIDCOAuthVerifyCertFiles {" ".join(files)}
+OIDCOAuthRemoteUserClaim sub
+Alias {location} "{docroot}/"
+<Directory "{docroot}">
+  Require all granted
+</Directory>
+<Location {location}>
+  AuthType oauth20
+  <RequireAll>
+    Require valid-user
+    Require claim iss:{issuer}
+    <RequireAny>
+{auds}
+    </RequireAny>
+{role_rules}
+  </RequireAll>
+</Location>
+"""
+
+    return config
