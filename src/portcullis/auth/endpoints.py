@@ -30,6 +30,7 @@ import orjson
 
 from portcullis.assertion import AssertionSigner
 from portcullis.auth.gate import SESSION_PURPOSE
+from portcullis.auth.ratelimit import LoginLimiter
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
 from portcullis.config.auth_schema import Auth
 from portcullis.control import Handler, method_not_allowed
@@ -92,6 +93,7 @@ class SignInEndpoints:
         self._binding = binding_cookie
         self._secure = secure
         self._clock = clock
+        self._limiter = LoginLimiter(clock)  # each start writes a pending login: bound them
         external = urlsplit(settings.external_url)
         self._allowed_hosts = frozenset(
             {(external.netloc or "").lower(), *(h.lower() for h in settings.allowed_redirect_hosts)}
@@ -115,6 +117,16 @@ class SignInEndpoints:
     async def login(self, head: RequestHead, body: bytes) -> LocalResponse:
         if refused := method_not_allowed(head, ("GET", "HEAD")):
             return refused
+        client = _original_client(head)
+        if not self._limiter.allow(client):
+            log.warning("too many sign-ins started by %s; refused", client)
+            return error_response(
+                429,
+                "Too many sign-ins started; wait a moment and try again.",
+                request_id=head.request_id,
+                accept=head.accept,
+                headers=((b"Retry-After", b"10"),),
+            )
         query = _query(head)
         provider = self._providers.get(query.get("provider", ""), self._default)
         return_to = safe_return_to(
@@ -365,6 +377,15 @@ class SignInEndpoints:
         if status == 200:
             return LocalResponse(200, _html("Portcullis", f"<p>{escape(message)}</p>"), _HTML)
         return error_response(status, message, request_id=head.request_id, accept=head.accept)
+
+
+def _original_client(head: RequestHead) -> str:
+    """The first X-Forwarded-For entry: Portcullis set it (the peer), or extended it from a
+    trusted proxy, so behind a load balancer each real client keeps its own bucket."""
+    for name, value in head.headers:
+        if name == b"X-Forwarded-For":
+            return value.split(b",", 1)[0].strip().decode("latin-1")
+    return head.client_ip
 
 
 def _s256(verifier: str) -> str:
