@@ -93,9 +93,24 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+# Backends that several processes share (and whose rows can be corrupted on disk): the
+# tests about those properties run on exactly these, instead of skipping on the others.
+SHARED = sorted(name for name in BACKENDS if "sqlite" in name)
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Backend:
-    made = BACKENDS[request.param](tmp_path, clock)
+    return _tracked(request, BACKENDS[request.param](tmp_path, clock))
+
+
+@pytest.fixture(params=SHARED)
+def shared_backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Backend:
+    made = _tracked(request, BACKENDS[request.param](tmp_path, clock))
+    assert made.shared and made.corrupt is not None, f"{made.name} is listed in SHARED"
+    return made
+
+
+def _tracked(request: pytest.FixtureRequest, made: Backend) -> Backend:
     opened: list[SessionStore] = []
     real_open = made.open
 
@@ -285,9 +300,10 @@ def test_concurrent_takes_in_one_loop_have_one_winner(store: SessionStore) -> No
     assert results.count(None) == 9
 
 
-def test_corrupted_session_row_reads_as_none(backend: Backend, store: SessionStore) -> None:
-    if backend.corrupt is None:
-        pytest.skip(f"{backend.name}: holds objects, cannot be corrupted")
+def test_corrupted_session_row_reads_as_none(shared_backend: Backend) -> None:
+    backend = shared_backend
+    store = backend.open()
+    assert backend.corrupt is not None
     session = make_session()
     run(store.put(session, ttl=60))
     for garbage in [b"\x00\xff not json", b"[]", b'{"v": 1}', b'{"v": 99}', b""]:
@@ -295,18 +311,18 @@ def test_corrupted_session_row_reads_as_none(backend: Backend, store: SessionSto
         assert run(store.get(session.id)) is None
 
 
-def test_corrupted_pending_row_reads_as_none(backend: Backend, store: SessionStore) -> None:
-    if backend.corrupt is None:
-        pytest.skip(f"{backend.name}: holds objects, cannot be corrupted")
+def test_corrupted_pending_row_reads_as_none(shared_backend: Backend) -> None:
+    backend = shared_backend
+    store = backend.open()
+    assert backend.corrupt is not None
     pending = make_pending()
     run(store.put_pending(pending, ttl=60))
     backend.corrupt(store, "pending", pending.state, b"{truncated")
     assert run(store.take_pending(pending.state)) is None
 
 
-def test_two_instances_see_each_other(backend: Backend, clock: FakeClock) -> None:
-    if not backend.shared:
-        pytest.skip(f"{backend.name}: one instance per process by design")
+def test_two_instances_see_each_other(shared_backend: Backend, clock: FakeClock) -> None:
+    backend = shared_backend
     first, second = backend.open(), backend.open()
     assert first is not second
     session, pending = make_session(), make_pending()
@@ -320,9 +336,8 @@ def test_two_instances_see_each_other(backend: Backend, clock: FakeClock) -> Non
     assert run(first.take_pending(pending.state)) is None
 
 
-def test_concurrent_takes_across_connections_have_one_winner(backend: Backend) -> None:
-    if not backend.shared:
-        pytest.skip(f"{backend.name}: one instance per process by design")
+def test_concurrent_takes_across_connections_have_one_winner(shared_backend: Backend) -> None:
+    backend = shared_backend
     states = []
     setup = backend.open()
     for _ in range(200):
