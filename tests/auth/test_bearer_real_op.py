@@ -27,7 +27,8 @@ def op() -> Iterator[OidcProvider]:
 
 @pytest.fixture(scope="module")
 def apache() -> Iterator[Apache]:
-    with run_apache(large_size=1024) as running:
+    fields = {"user": "%{X-Portcullis-User}i", "kind": "%{X-Portcullis-Kind}i"}
+    with run_apache(large_size=1024, log_fields=fields) as running:
         yield running
 
 
@@ -179,8 +180,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def test_apache_log_names_the_bot(proxy: Proxy, op: OidcProvider, apache: Apache) -> None:
     token = _bot_token(op)
-    _call(proxy, "/cgi-bin/echo.cgi/reports", token)
-    assert any(
-        e["target"].startswith("/cgi-bin/echo.cgi/reports") and e["status"] == "200"
-        for e in apache.access_entries()
-    )
+    status, headers, _ = _call(proxy, "/cgi-bin/echo.cgi/reports", token)
+    assert status == 200
+    [entry] = [e for e in apache.access_entries() if e["request_id"] == headers["X-Request-Id"]]
+    assert entry["user"] == f"{op.issuer}#{BOT}"
+    assert entry["kind"] == "app"

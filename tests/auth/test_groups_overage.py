@@ -73,5 +73,6 @@ def test_graph_down_fails_group_rules_closed_and_others_still_work(
     refused = carol.get(proxy_with_graph.url + "/team", headers={"Accept": "application/json"})
     assert refused.status == 403
     assert json.loads(refused.body)["error"] == "groups-unresolved"
+    assert graph.graph_calls >= 1  # refused because Graph failed, not because it was never asked
     assert carol.get(proxy_with_graph.url + "/hello").status == 200
     assert "Traceback" not in proxy_with_graph.log()

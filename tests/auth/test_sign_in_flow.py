@@ -7,6 +7,7 @@ escaping, logout CSRF, parallel logins, and sessions surviving an IdP outage.
 
 from __future__ import annotations
 
+import http.client
 import json
 import sqlite3
 import urllib.parse
@@ -266,6 +267,41 @@ def test_front_channel_logout_ends_only_the_named_idp_session(proxy: Proxy, idp:
     assert ok.status == 200
     assert first.get(proxy.url + "/hello").status == 302
     assert second.get(proxy.url + "/hello").status == 200
+
+
+def test_the_first_session_cookie_decides_for_the_gate_and_the_endpoints(proxy: Proxy) -> None:
+    """A duplicated cookie (cookie tossing from a sibling domain) cannot make the proxy and the
+    sign-in endpoints act on different sessions: the first occurrence decides for both."""
+    browser = Browser()
+    browser.login(proxy.url, "alice")
+    valid = browser.cookie("portcullis")
+    for cookie_headers, signed_in in [
+        ([f"portcullis=tossed; portcullis={valid}"], False),
+        ([f"portcullis={valid}; portcullis=tossed"], True),
+        (["portcullis=tossed", f"portcullis={valid}"], False),
+        ([f"portcullis={valid}", "portcullis=tossed"], True),
+    ]:
+        request_headers = [("Cookie", value) for value in cookie_headers]
+        gate = _raw_get(proxy, "/hello", request_headers)
+        info = _raw_get(proxy, "/.portcullis/userinfo", request_headers)
+        assert (gate == 200) is signed_in, (cookie_headers, gate)
+        assert (info == 200) is signed_in, (cookie_headers, info)
+
+
+def _raw_get(proxy: Proxy, path: str, headers: list[tuple[str, str]]) -> int:
+    """A GET with exactly these header lines (repeated Cookie headers included)."""
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    try:
+        connection.putrequest("GET", path)
+        connection.putheader("Accept", "application/json")
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 # Last: it restarts the dev IdP, which then listens on another port.

@@ -204,8 +204,8 @@ class AuthGate:
         """
         headers = request.headers
         found: str | None = None
-        for index in range(len(headers) - 1, -1, -1):
-            name, value = headers[index]
+        dropped: list[int] | None = None
+        for index, (name, value) in enumerate(headers):
             if len(name) != 6 or name.lower() != b"cookie":
                 continue
             known = self._cookies.get(value)
@@ -215,16 +215,23 @@ class AuthGate:
                     self._cookies.clear()
                 self._cookies[value] = known
             session_id, kept = known
+            if found is None:
+                found = session_id  # the first occurrence decides, as read_cookie() does
             if kept is None:
-                del headers[index]
+                dropped = [*(dropped or ()), index]
             elif kept is not value:
                 headers[index] = (name, kept)
-            if session_id is not None and found is None:
-                found = session_id
-        return found
+        for index in reversed(dropped or ()):
+            del headers[index]
+        return found or None  # "" (present but not valid) is no session
 
     def _parse_cookies(self, value: bytes) -> tuple[str | None, bytes | None]:
-        """(our session id or None, the header value without Portcullis' cookies or None)."""
+        """(our session id, the header value without Portcullis' cookies or None).
+
+        The session id is None when our cookie is absent and ``""`` when its first
+        occurrence does not open (tampered, or sealed with a retired key): the first
+        occurrence decides, as for :func:`read_cookie`, never a later one.
+        """
         if not any(marker in value for marker in self._markers):
             return None, value
         session_id: str | None = None
@@ -237,8 +244,7 @@ class AuthGate:
                     opened = self._codec.open(
                         cookie_value.decode("latin-1"), purpose=SESSION_PURPOSE
                     )
-                    # Tampered or sealed with a retired key: no session, never an error.
-                    session_id = opened.decode("ascii") if opened is not None else None
+                    session_id = opened.decode("ascii") if opened is not None else ""
             elif pair:
                 kept.append(pair)
         return session_id, b"; ".join(kept) if kept else None

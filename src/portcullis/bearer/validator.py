@@ -18,7 +18,6 @@ and a dict lookup, the cache never outlives the token, and key rotation cannot b
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection
@@ -37,6 +36,7 @@ from portcullis.jose import (
     validate_claims,
     verify,
 )
+from portcullis.oidc.document import CachedDocument
 from portcullis.oidc.fetch import Fetcher, IdpUnavailable
 from portcullis.oidc.keycache import KeyCache
 from portcullis.oidc.provider import ProviderClient
@@ -44,7 +44,6 @@ from portcullis.oidc.provider import ProviderClient
 __all__ = ["MAX_TOKEN_BYTES", "BearerValidator", "TokenRejected"]
 
 MAX_TOKEN_BYTES = 16 * 1024
-_RETRY_AFTER = 10.0  # seconds a failed v1 discovery fetch is remembered
 _ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash")
 _AT_JWT = ("at+jwt", "application/at+jwt")
 
@@ -84,9 +83,7 @@ class BearerValidator:
         self._algorithms = frozenset(provider.config.algorithms)
         self._skew = provider.config.clock_skew
         self._entra = provider.config.type == "entra"
-        self._v1: _Issuer | None = None
-        self._v1_lock = asyncio.Lock()
-        self._v1_failed_at = float("-inf")
+        self._v1 = CachedDocument(self._load_v1_issuer, clock=clock, what="v1 discovery")
         self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
         self._introspector = introspector
         self._max = max_entries
@@ -185,33 +182,24 @@ class BearerValidator:
 
     async def _v1_issuer(self) -> _Issuer:
         """Entra v1 tokens: their own discovery document (sts.windows.net/{tid}/) and keys."""
-        if self._v1 is not None:
-            return self._v1
-        async with self._v1_lock:
-            if self._v1 is not None:
-                return self._v1
-            if self._clock() - self._v1_failed_at < _RETRY_AFTER:
-                raise IdpUnavailable("v1 discovery failed moments ago")
-            config = self._provider.config
-            url = f"{config.authority_host}/{config.tenant}/.well-known/openid-configuration"
-            try:
-                document = await self._fetcher.get_json(url)
-                issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
-                if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
-                    raise IdpUnavailable(f"{url}: no issuer or jwks_uri")
-            except IdpUnavailable:
-                self._v1_failed_at = self._clock()
-                raise
-            if "{tenantid}" in issuer:
-                rule = IssuerRule.entra_template(issuer, tenants=frozenset(config.allowed_tenants))
-            else:
-                rule = IssuerRule.exact(issuer, ver="1.0")
+        return await self._v1.get()
 
-            async def fetch_keys() -> dict[str, Any]:
-                return await self._fetcher.get_json(jwks_uri)
+    async def _load_v1_issuer(self) -> _Issuer:
+        config = self._provider.config
+        url = f"{config.authority_host}/{config.tenant}/.well-known/openid-configuration"
+        document = await self._fetcher.get_json(url)
+        issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
+        if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+            raise IdpUnavailable(f"{url}: no issuer or jwks_uri")
+        if "{tenantid}" in issuer:
+            rule = IssuerRule.entra_template(issuer, tenants=frozenset(config.allowed_tenants))
+        else:
+            rule = IssuerRule.exact(issuer, ver="1.0")
 
-            self._v1 = _Issuer(rule, KeyCache(fetch_keys, clock=self._clock))
-        return self._v1
+        async def fetch_keys() -> dict[str, Any]:
+            return await self._fetcher.get_json(jwks_uri)
+
+        return _Issuer(rule, KeyCache(fetch_keys, clock=self._clock))
 
 
 _MESSAGES = {

@@ -68,7 +68,6 @@ _REQUEST_FIELDS: dict[bytes, int] = {name: _F_HOP for name in HOP_BY_HOP} | {
     b"upgrade": _F_UPGRADE,
     b"expect": _F_EXPECT,
 }
-_SPOOFABLE_PREFIXES = (b"x-forwarded-", b"x-portcullis-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +121,6 @@ class ClientConnection(asyncio.Protocol):
         self._head_seen = 0
         self._eof = False
         self._upgrade_buffer: list[bytes] | None = None
-        self._requests = 0
 
     # asyncio protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -247,7 +245,6 @@ class ClientConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         head = self._build_head()
-        self._requests += 1
         exchange = Exchange(self, head)
         self._parsing = exchange
         if head.has_body:
@@ -301,11 +298,7 @@ class ClientConnection(asyncio.Protocol):
             if kind is None:
                 if b"_" in lname:
                     lname = canonical(lname)
-                if (
-                    lname.startswith(_SPOOFABLE_PREFIXES)
-                    or is_spoofable(lname)
-                    or lname in self._strip
-                ):
+                if is_spoofable(lname) or lname in self._strip:
                     if self._trusted and lname in TRUSTED_FORWARDING:
                         if forwarded is None:
                             forwarded = {}

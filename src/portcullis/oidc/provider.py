@@ -9,7 +9,6 @@ code flow.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from portcullis.identity import Identity, Kind, claim_text, identity_from_claims
 from portcullis.ids import is_guid
 from portcullis.jose import IssuerRule, TokenError, UnknownKeyId, parse, validate_claims, verify
 from portcullis.oidc.client_auth import ClientAuth
+from portcullis.oidc.document import CachedDocument
 from portcullis.oidc.fetch import Fetcher, IdpUnavailable
 from portcullis.oidc.keycache import KeyCache
 
@@ -29,7 +29,6 @@ __all__ = ["LoginRejected", "Metadata", "ProviderClient"]
 log = logging.getLogger("portcullis.oidc")
 
 _MULTI_TENANT = ("organizations", "common")
-_RETRY_AFTER = 10.0  # seconds a failed discovery fetch is remembered
 
 
 class LoginRejected(Exception):
@@ -67,9 +66,9 @@ class ProviderClient:
         self._auth = tuple(client_auth)
         self._fetcher = fetcher
         self._clock = clock
-        self._metadata: Metadata | None = None
-        self._metadata_lock = asyncio.Lock()
-        self._failed_at = float("-inf")
+        self._discovery = CachedDocument(
+            self._load_metadata, clock=clock, what=f"discovery at {self.discovery_url}"
+        )
         self._issuer_rule: IssuerRule | None = None
         self.keys = KeyCache(self._fetch_jwks, clock=clock)
 
@@ -82,27 +81,13 @@ class ProviderClient:
         return f"{config.issuer}/.well-known/openid-configuration"
 
     async def metadata(self) -> Metadata:
-        """The discovery document, fetched once and then cached; raises IdpUnavailable.
+        """The discovery document, loaded once (see CachedDocument); raises IdpUnavailable."""
+        return await self._discovery.get()
 
-        One fetch at a time (concurrent first requests share it), and a failure is
-        remembered for ``_RETRY_AFTER`` seconds so an outage is not turned into a
-        request per incoming token.
-        """
-        if self._metadata is not None:
-            return self._metadata
-        async with self._metadata_lock:
-            if self._metadata is not None:
-                return self._metadata
-            if self._clock() - self._failed_at < _RETRY_AFTER:
-                raise IdpUnavailable(f"discovery at {self.discovery_url} failed moments ago")
-            try:
-                document = await self._fetcher.get_json(self.discovery_url)
-                metadata = self._check_metadata(document)
-            except IdpUnavailable:
-                self._failed_at = self._clock()
-                raise
-            self._issuer_rule = self._rule_for(metadata.issuer)
-            self._metadata = metadata
+    async def _load_metadata(self) -> Metadata:
+        document = await self._fetcher.get_json(self.discovery_url)
+        metadata = self._check_metadata(document)
+        self._issuer_rule = self._rule_for(metadata.issuer)
         return metadata
 
     def _check_metadata(self, doc: dict[str, Any]) -> Metadata:
@@ -254,7 +239,7 @@ class ProviderClient:
         return identity_from_claims(claims, kind=Kind.USER, client_id=client)
 
     def end_session_url(self, *, id_token: str | None, post_logout_redirect_uri: str) -> str | None:
-        metadata = self._metadata
+        metadata = self._discovery.value
         if metadata is None or metadata.end_session_endpoint is None:
             return None
         params = {
