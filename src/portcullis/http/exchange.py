@@ -205,6 +205,9 @@ class Exchange:
         conn.transport.write(b"".join(out))
         if self.head.expect_continue and not self.request_done:
             self.client.write(_CONTINUE)
+        if self.client.writing_paused:
+            # An earlier response still fills the client's buffer: read this one when it drains.
+            self.client_pause_writing()
         self.client.resume_for_exchange()
 
     # request body from the client ---------------------------------------------------------------
@@ -259,7 +262,8 @@ class Exchange:
         if conn is not None and conn.transport is not None:
             if self.head.chunked:
                 conn.transport.write(_LAST_CHUNK)
-            conn.arm()
+            if not self.client.writing_paused:  # else armed when the client drains
+                conn.arm()
 
     # response from the upstream -----------------------------------------------------------------
     def response_interim(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -454,7 +458,7 @@ class Exchange:
         conn = self.upstream
         if conn is not None and conn.transport is not None:
             conn.transport.resume_reading()
-            if not conn.tunnel:
+            if not conn.tunnel and self.request_done:
                 conn.arm()
 
     def tunnel_to_client(self, data: bytes) -> None:

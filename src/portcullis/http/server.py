@@ -101,6 +101,7 @@ class ClientConnection(asyncio.Protocol):
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.writing_paused = False  # our writes to the client are over the high-water mark
         self.tunnel: Exchange | None = None
         self.deadline = 0.0
         self._client_ip = ""
@@ -208,11 +209,13 @@ class ClientConnection(asyncio.Protocol):
         self.server.connection_closed()
 
     def pause_writing(self) -> None:
+        self.writing_paused = True
         exchange = self.tunnel or self._active
         if exchange is not None:
             exchange.client_pause_writing()
 
     def resume_writing(self) -> None:
+        self.writing_paused = False
         exchange = self.tunnel or self._active
         if exchange is not None:
             exchange.client_resume_writing()

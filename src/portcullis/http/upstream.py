@@ -259,6 +259,10 @@ class UpstreamPool:
         if len(self.idle) >= self.max_idle or conn.tunnel:
             conn.close()
             return
+        # The response may have ended while a slow client had the connection paused: a
+        # pooled connection always reads (its next response, or the upstream closing it).
+        if conn.transport is not None:
+            conn.transport.resume_reading()
         conn.deadline = self.clock.now + self.idle_timeout
         self.idle.append(conn)
 
