@@ -47,6 +47,9 @@ demo: $(STAMP)
 
 bench: system-deps node-deps $(STAMP)
 	$(VENV)/bin/python bench/run.py
+	$(VENV)/bin/python bench/routing.py
+	$(VENV)/bin/python bench/policy.py
+	$(VENV)/bin/python bench/authorizer.py
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache build dist

@@ -54,6 +54,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -80,6 +81,7 @@ TARGETS = {"cpu_us_per_request": 30.0, "p99_added_ms": 1.0}
 SESSION_TARGETS = {"cpu_us_per_request": 35.0}
 BEARER_TARGETS = {"cpu_us_per_request": 35.0}
 FIRST_SEEN_TARGETS = {"cpu_us_per_request": 150.0}
+AUDIT_COST_TARGET = 5.0  # µs of CPU per request that audit records may add (issue 7)
 # (case, compared with, minimum req/s ratio)
 RATIOS = [
     ("portcullis-session", "apache-openidc", 1.5),
@@ -149,12 +151,14 @@ def portcullis_public(env: Env) -> Iterator[Target]:
 
 
 @contextmanager
-def portcullis_session(env: Env) -> Iterator[Target]:
+def portcullis_session(env: Env, *, audit: bool = True) -> Iterator[Target]:
     (port,) = free_ports(1)
     with run_oidc_provider(redirect_uris=[callback_url(port)]) as op:
         config = sign_in_config(
             port=port, op=op, client_id=BASIC, upstream=env.apache.url, state_dir=env.tmp
         )
+        # Audit on (the default: every decision to SQLite, in batches) or off.
+        config["audit"] = {"sqlite": {"enabled": audit, "path": str(env.tmp / f"audit-{port}.db")}}
         with run_proxy(config, env.tmp, args=("--workers", "1")) as proxy:
             browser = Browser()
             anonymous = browser.get(f"{proxy.url}/1k.bin", accept="text/html")
@@ -262,6 +266,12 @@ CASES = [
         "wrk (session cookie) -> Portcullis (1 worker, signed-in route) -> Apache",
         portcullis_session,
         SESSION_TARGETS,
+    ),
+    Case(
+        "portcullis-session-audit-off",
+        "the same as portcullis-session with audit records off (their cost: the difference)",
+        partial(portcullis_session, audit=False),
+        {},
     ),
     Case(
         "apache-openidc",
@@ -451,6 +461,15 @@ def markdown(report: dict[str, Any]) -> str:
         if "statuses" in r:
             mix = ", ".join(f"{n} x {status}" for status, n in r["statuses"].items())
             lines.append(f"- {r['name']}: {r['tokens']} distinct tokens, each sent once: {mix}")
+    by_name = {r["name"]: r for r in report["results"]}
+    on, off = by_name.get("portcullis-session"), by_name.get("portcullis-session-audit-off")
+    if on and off and "cpu_us_per_request" in on and "cpu_us_per_request" in off:
+        cost = on["cpu_us_per_request"] - off["cpu_us_per_request"]
+        verdict = "met" if cost <= AUDIT_COST_TARGET else "MISSED"
+        lines.append(
+            f"- audit records on vs off (session): {cost:+.1f} µs CPU per request "
+            f"(target ≤ {AUDIT_COST_TARGET:g}) {verdict}"
+        )
     for c in report["ratios"]:
         verdict = "met" if c["ratio"] >= c["min"] else "MISSED"
         lines.append(

@@ -14,6 +14,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # mod_auth_openidc: Apache verifies X-Portcullis-Assertion against Portcullis' JWKS in the
 # sign-in e2e tests, and is the `apache-openidc` comparison case of the benchmark.
 [ -e /usr/lib/apache2/modules/mod_auth_openidc.so ] || missing+=(libapache2-mod-auth-openidc)
+# nginx: the forward-auth e2e test puts a real nginx (auth_request) in front of Portcullis.
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 # curl: the demo test runs the exact `curl` line `make demo` prints for the demo bot.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 

@@ -163,4 +163,4 @@ def test_serve_hands_the_config_to_the_runtime(
     assert main(["serve", "-c", str(path), *argv]) == 7
     ((config, kwargs),) = calls
     assert config.routes[0].upstream == "http://127.0.0.1:1"
-    assert kwargs == {"workers": workers}
+    assert kwargs == {"workers": workers, "config_path": str(path)}

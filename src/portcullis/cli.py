@@ -2,7 +2,13 @@
 
 Commands: ``serve`` runs the proxy, ``check`` validates a configuration file and
 prints every problem with its key path, ``schema`` prints the configuration's
-JSON Schema for editors. Exit status: see :class:`ExitStatus`.
+JSON Schema for editors, ``audit`` verifies and searches the audit records
+(:mod:`portcullis.audit.cli`), ``policy`` tests, explains and queries the access
+policy (:mod:`portcullis.policy.cli`), ``apache-config`` prints Apache httpd configuration
+for the routes (:mod:`portcullis.apacheconf.cli`), ``blocks`` lists and lifts the
+guardrails' temporary blocks (:mod:`portcullis.guardrails.blocks_cli`), ``doctor``
+checks a deployment (:mod:`portcullis.doctor.cli`).
+Exit status: see :class:`ExitStatus`.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ class ExitStatus(IntEnum):
     """What ``portcullis`` exits with."""
 
     OK = 0
-    ERROR = 1  # the proxy stopped because of an error (returned by the runtime)
+    ERROR = 1  # the proxy stopped because of an error; findings (audit verify, policy test)
     USAGE_OR_CONFIG = 2  # a bad command line or an unusable configuration
 
 
@@ -44,8 +50,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else ExitStatus.USAGE_OR_CONFIG
     if args.command == "schema":
         return _schema()
+    if args.command == "audit":
+        from portcullis.audit.cli import run as audit  # noqa: PLC0415
+
+        return audit(args)
+    if args.command == "policy":
+        from portcullis.policy.cli import run as policy  # noqa: PLC0415
+
+        return policy(args)
+    if args.command == "blocks":
+        from portcullis.guardrails.blocks_cli import run as blocks  # noqa: PLC0415
+
+        return blocks(args)
+    if args.command == "doctor":
+        from portcullis.doctor.cli import run as doctor  # noqa: PLC0415
+
+        return doctor(args)
     try:
-        config = load_config(args.config)
+        # apache-config prints no secret: it needs the routes, not the secrets they name.
+        config = load_config(args.config, check_files=args.command != "apache-config")
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -57,10 +80,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         count = len(config.routes)
         print(f"{args.config}: OK ({count} route{'s' * (count != 1)})")
         return ExitStatus.OK
+    if args.command == "apache-config":
+        from portcullis.apacheconf.cli import run as apache_config  # noqa: PLC0415
+
+        return apache_config(args, config)
     # Lazy: check and schema stay fast and need none of the event-loop machinery.
     from portcullis.runtime import serve as run_server  # noqa: PLC0415
 
-    return run_server(config, workers=args.workers)
+    return run_server(config, workers=args.workers, config_path=args.config)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,6 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a config file and list every problem")
     check.add_argument("-c", "--config", required=True, metavar="FILE", help="YAML config file")
     sub.add_parser("schema", help="print the config file's JSON Schema (for editors)")
+    from portcullis.audit.cli import add_parser as add_audit  # noqa: PLC0415 - a cycle
+
+    add_audit(sub)
+    from portcullis.policy.cli import add_parser as add_policy  # noqa: PLC0415 - a cycle
+
+    add_policy(sub)
+    from portcullis.guardrails.blocks_cli import add_parser as add_blocks  # noqa: PLC0415
+
+    add_blocks(sub)
+    from portcullis.apacheconf.cli import add_parser as add_apache  # noqa: PLC0415 - a cycle
+
+    add_apache(sub)
+    from portcullis.doctor.cli import add_parser as add_doctor  # noqa: PLC0415 - a cycle
+
+    add_doctor(sub)
     sub.add_parser(
         "dev-idp",
         help="run the Entra-shaped development OpenID Provider (demos and tests only)",

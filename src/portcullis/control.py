@@ -25,7 +25,8 @@ class ControlEndpoints:
     """Routes ``/.portcullis/*`` requests to handlers.
 
     Built in: ``healthz`` and ``readyz`` (``is_draining`` tells readiness). ``extra``
-    adds endpoints (sign-in, sign-out, ...); each checks its own methods.
+    adds endpoints (sign-in, sign-out, ...); each checks its own methods. A path that
+    ends with ``/`` also answers every path below it (exact paths are tried first).
     """
 
     def __init__(
@@ -37,9 +38,12 @@ class ControlEndpoints:
             "/.portcullis/readyz": self._readyz,
             **(extra or {}),
         }
+        self._prefixes = tuple((p, h) for p, h in self._routes.items() if p.endswith("/"))
 
     def __call__(self, head: RequestHead, body: bytes) -> LocalResponse | Awaitable[LocalResponse]:
         handler = self._routes.get(head.path)
+        if handler is None:
+            handler = next((h for p, h in self._prefixes if head.path.startswith(p)), None)
         if handler is None:
             return error_response(
                 404, "Unknown Portcullis endpoint.", request_id=head.request_id, accept=head.accept

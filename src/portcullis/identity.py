@@ -13,7 +13,14 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Identity", "Kind", "claim_strings", "claim_text", "identity_from_claims"]
+__all__ = [
+    "Identity",
+    "Kind",
+    "claim_strings",
+    "claim_text",
+    "identity_from_claims",
+    "policy_claims",
+]
 
 
 class Kind(StrEnum):
@@ -42,6 +49,9 @@ class Identity:
     scopes: tuple[str, ...] = ()  # delegated scopes (`scp`) of a bearer token
     auth_time: int | None = None
     amr: tuple[str, ...] = field(default_factory=tuple)
+    acr: tuple[str, ...] = ()  # `acr` and the CAE authentication contexts in `acrs`
+    # The token's other claims, for policy `claim` criteria (never used as the identity's key).
+    claims: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def key(self) -> str:
@@ -58,6 +68,8 @@ class Identity:
         data["groups"] = list(self.groups)
         data["amr"] = list(self.amr)
         data["scopes"] = list(self.scopes)
+        data["acr"] = list(self.acr)
+        data["claims"] = dict(self.claims)
         return data
 
     @classmethod
@@ -78,6 +90,8 @@ class Identity:
             auth_time=data.get("auth_time"),
             amr=tuple(data.get("amr", ())),
             scopes=tuple(data.get("scopes", ())),
+            acr=tuple(data.get("acr", ())),
+            claims=dict(data.get("claims") or {}),
         )
 
 
@@ -111,7 +125,31 @@ def identity_from_claims(
         auth_time=auth_time if isinstance(auth_time, int) else None,
         amr=claim_strings(claims.get("amr")),
         scopes=scopes,
+        acr=claim_strings(claims.get("acr")) + claim_strings(claims.get("acrs")),
+        claims=policy_claims(claims),
     )
+
+
+# Claims that only serve the protocol (or are large and useless to a policy).
+_PROTOCOL_CLAIMS = frozenset(
+    {"nonce", "at_hash", "c_hash", "s_hash", "_claim_names", "_claim_sources", "aio", "rh"}
+)
+_MAX_CLAIM_TEXT = 1024
+
+
+def policy_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims a policy may test: scalars and lists of scalars, protocol claims dropped."""
+    kept: dict[str, Any] = {}
+    for name, value in claims.items():
+        if name in _PROTOCOL_CLAIMS:
+            continue
+        if (
+            isinstance(value, bool | int | float)
+            or (isinstance(value, str) and len(value) <= _MAX_CLAIM_TEXT)
+            or (isinstance(value, list) and all(isinstance(v, str | int | bool) for v in value))
+        ):
+            kept[name] = value
+    return kept
 
 
 def claim_text(value: object) -> str | None:

@@ -182,6 +182,6 @@ def test_apache_log_names_the_bot(proxy: Proxy, op: OidcProvider, apache: Apache
     token = _bot_token(op)
     status, headers, _ = _call(proxy, "/cgi-bin/echo.cgi/reports", token)
     assert status == 200
-    [entry] = [e for e in apache.access_entries() if e["request_id"] == headers["X-Request-Id"]]
+    entry = apache.wait_for_entry("request_id", headers["X-Request-Id"])
     assert entry["user"] == f"{op.issuer}#{BOT}"
     assert entry["kind"] == "app"

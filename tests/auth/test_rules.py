@@ -19,6 +19,7 @@ from portcullis.bearer.principal import TokenFacts
 from portcullis.config.auth_schema import Allow
 from portcullis.decision import Reason
 from portcullis.identity import Identity, Kind
+from portcullis.policy import PolicyError
 
 TID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER_TID = "3c1e7f2a-5b4d-4e6f-8a9b-0c1d2e3f4a5b"
@@ -296,7 +297,13 @@ def test_auth_context_route_does_not_admit_a_session_without_it() -> None:
     assert decision.reason is Reason.FORBIDDEN
 
 
-@pytest.mark.parametrize("entry", ["", f"{TID}/"])
+@pytest.mark.parametrize("entry", [DAEMON, f"{TID}/{DAEMON}"])
 def test_token_without_a_client_id_never_matches_a_clients_entry(entry: str) -> None:
     decision = evaluate(app(roles=(), client_id=None), Allow(clients=[entry]), TOKEN)
     assert decision is not None and decision.reason is Reason.INSUFFICIENT_SCOPE
+
+
+@pytest.mark.parametrize("entry", ["", f"{TID}/"])
+def test_an_empty_clients_entry_is_refused_when_compiled(entry: str) -> None:
+    with pytest.raises(PolicyError, match=r"clients\[0\]"):
+        evaluate(app(roles=(), client_id=None), Allow(clients=[entry]), TOKEN)

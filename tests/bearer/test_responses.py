@@ -27,6 +27,7 @@ from portcullis.decision import Decision, Reason
 from portcullis.http.pages import decision_response
 from portcullis.http.request import RequestHead
 from portcullis.oidc.fetch import IdpUnavailable
+from portcullis.policy import Context, compile_route
 from portcullis.routing import RouteTarget
 from portcullis.session.cache import CachedStore
 from portcullis.session.cookie import CookieCodec
@@ -91,7 +92,8 @@ def _route(allow: Allow | None, accept: tuple[str, ...] = ("bearer",)) -> RouteT
     route = Route.model_validate(
         {"upstream": "http://127.0.0.1:9", "accept": list(accept), "api": "contoso"}
     )
-    return RouteTarget(0, route.model_copy(update={"allow": allow}), None)
+    route = route.model_copy(update={"allow": allow})
+    return RouteTarget(0, route, None, compile_route(route, 0, Context()))
 
 
 def _decide(gate: AuthGate, head: RequestHead, route: RouteTarget[None]) -> Decision:

@@ -322,3 +322,62 @@ def test_every_secret_source_in_a_config_is_checked_and_rebased(
         "client_secret.env: environment variable GONE_KEY is not set",
         f"keys[1].file: cannot read secret file '{tmp_path}/absent': No such file or directory",
     ]
+
+
+# -- !include -------------------------------------------------------------------------------
+
+
+def _include_config(tmp_path: Path, rules_ref: str = "!include policy/admin.yaml") -> Path:
+    return write(
+        tmp_path,
+        f"""
+        routes:
+          - path: /admin
+            upstream: http://127.0.0.1:8080
+            rules: {rules_ref}
+        policy:
+          groups: !include policy/groups.yaml
+        """,
+    )
+
+
+def test_include_reads_rules_and_aliases_from_their_own_files(tmp_path: Path) -> None:
+    (tmp_path / "policy").mkdir()
+    write(tmp_path / "policy", "- {name: admins, allow: {groups: [admins]}}\n", "admin.yaml")
+    write(tmp_path / "policy", "admins: 9a6c0d1e-0000-4000-8000-000000000001\n", "groups.yaml")
+    config = load_config(_include_config(tmp_path))
+    assert config.routes[0].rules == [{"name": "admins", "allow": {"groups": ["admins"]}}]
+    assert config.policy.groups == {"admins": "9a6c0d1e-0000-4000-8000-000000000001"}
+
+
+def test_a_rule_error_in_an_included_file_names_the_key_path(tmp_path: Path) -> None:
+    (tmp_path / "policy").mkdir()
+    write(tmp_path / "policy", "- {allow: {groups: [nobody]}}\n", "admin.yaml")
+    write(tmp_path / "policy", "{}\n", "groups.yaml")
+    problems = load_problems(_include_config(tmp_path))
+    assert any(p.startswith("routes[0].rules[0].allow.groups[0]:") for p in problems), problems
+
+
+def test_a_missing_include_is_reported(tmp_path: Path) -> None:
+    problems = load_problems(_include_config(tmp_path))
+    assert any("!include policy/admin.yaml" in p and "cannot read" in p for p in problems)
+
+
+def test_an_include_cycle_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "!include b.yaml\n", "a.yaml")
+    write(tmp_path, "!include a.yaml\n", "b.yaml")
+    problems = load_problems(_include_config(tmp_path, "!include a.yaml"))
+    assert any("cycle" in p for p in problems), problems
+
+
+def test_duplicate_keys_in_an_included_file_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "policy").mkdir()
+    write(tmp_path / "policy", "[]\n", "admin.yaml")
+    write(tmp_path / "policy", "a: x\na: y\n", "groups.yaml")
+    problems = load_problems(_include_config(tmp_path))
+    assert any("groups.yaml: a: duplicate key" in p for p in problems), problems
+
+
+def test_include_is_refused_outside_a_file() -> None:
+    with pytest.raises(ConfigError, match="only in configuration files"):
+        parse_yaml("routes: !include x.yaml\n")

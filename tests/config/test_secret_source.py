@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from pydantic import BaseModel, ConfigDict
 
@@ -47,7 +49,12 @@ def test_inline_value_is_never_shown() -> None:
     assert source.value.reveal() == VALUE
     for text in (repr(source), str(source), f"{source}", source.model_dump_json()):
         assert VALUE not in text
-    assert source.model_dump() == {"value": "**********", "env": None, "file": None}
+    assert source.model_dump() == {
+        "value": "**********",
+        "env": None,
+        "file": None,
+        "expires": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -97,7 +104,26 @@ def test_rotation_list_must_not_be_empty() -> None:
 
 def test_json_schema_describes_one_source() -> None:
     schema = SecretSource.model_json_schema()
-    assert set(schema["properties"]) == {"value", "env", "file"}
-    assert schema["minProperties"] == 1
-    assert schema["maxProperties"] == 1
+    assert set(schema["properties"]) == {"value", "env", "file", "expires"}
+    assert schema["oneOf"] == [{"required": [k]} for k in ("value", "env", "file")]
+    assert schema["properties"]["expires"]["anyOf"][0] == {"type": "string", "format": "date"}
     assert schema["additionalProperties"] is False
+
+
+def test_an_expiry_date_goes_with_any_source() -> None:
+    holder = validate_as(
+        Holder,
+        {
+            "client_secret": {"env": "A", "expires": date(2027, 3, 1)},  # YAML's 2027-03-01
+            "cookie_keys": [{"file": "/k", "expires": "2026-12-31"}, {"value": VALUE}],
+        },
+    )
+    assert holder.client_secret.expires == date(2027, 3, 1)
+    assert holder.cookie_keys[0].expires == date(2026, 12, 31)
+    assert holder.cookie_keys[1].expires is None
+    data = {"client_secret": {"env": "A", "expires": "next year"}, "cookie_keys": [{"env": "K"}]}
+    assert problems(data) == [
+        "auth.client_secret.expires: expected a date written YYYY-MM-DD, e.g. 2027-03-01"
+    ]
+    data = {"client_secret": {"expires": "2027-03-01"}, "cookie_keys": [{"env": "K"}]}
+    assert problems(data) == ["auth.client_secret: give exactly one of 'value', 'env' or 'file'"]

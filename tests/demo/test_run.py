@@ -12,20 +12,20 @@ from pathlib import Path
 import pytest
 
 from portcullis.config import load_config
-from portcullis.config.schema import Config
+from portcullis.config.validate import validate
 from portcullis.demo.run import bot_curl, demo_config
 from tests.auth.browser import Browser
 from tests.support.proxy import wait_for_port
 
 
 def test_demo_config_is_valid(tmp_path: Path) -> None:
-    config = Config.model_validate(demo_config(8081, 4180, 9400, tmp_path))
+    config = validate(demo_config(8081, 4180, 9400, tmp_path))  # the rules compile too
     assert config.listen.port == 4180
     admin, api, rest = config.routes
     assert api.accept == ["session", "bearer"] and api.api == "demo-api"
-    assert admin.path == "/admin" and admin.allow is not None
-    assert admin.allow.roles == ["Portal.Admin"]
-    assert not rest.public and rest.allow is None
+    assert admin.path == "/admin" and admin.rules is not None
+    assert admin.rules[0]["allow"] == {"roles": ["Portal.Admin"]}
+    assert not rest.public and rest.rules is not None
     assert config.auth is not None
     assert config.auth.providers[0].authority_host == "http://127.0.0.1:9400"
 

@@ -1,6 +1,13 @@
 """Unit tests for portcullis.http.pages: escaped, small, and never echoing secrets."""
 
-from portcullis.http.pages import error_response, serialize
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+import pytest
+
+from portcullis.decision import Decision, Reason
+from portcullis.http.pages import decision_response, error_response, serialize
+from portcullis.http.request import RequestHead
 
 
 def test_html_page_escapes_message_and_request_id() -> None:
@@ -26,3 +33,95 @@ def test_serialize_is_one_complete_http_message() -> None:
     assert f"Content-Length: {len(body)}".encode() in head
     head_only = serialize(page, request_id="r", keep_alive=True, head_only=True)
     assert head_only.endswith(b"Connection: keep-alive\r\n\r\n")
+
+
+# step-up (Reason.STEP_UP) ------------------------------------------------------------------------
+_RFC9470 = (
+    b'Bearer error="insufficient_user_authentication", '
+    b'error_description="A more recent authentication is required", max_age=300'
+)
+
+
+def _head(
+    method: str = "GET", accept: bytes = b"text/html", headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> RequestHead:
+    return RequestHead(
+        method,
+        "/admin/x",
+        b"?a=1&b=/",
+        "1.1",
+        "h",
+        b"h",
+        list(headers),
+        "127.0.0.1",
+        "http",
+        "rid-1",
+        True,
+        False,
+        None,
+        False,
+        None,
+        accept,
+    )
+
+
+def _step_up(max_age: int | None = 300, challenge: bytes = b"") -> Decision:
+    return Decision(
+        False, Reason.STEP_UP, "signed in too long ago", challenge=challenge, max_age=max_age
+    )
+
+
+def _login_query(location: str) -> dict[str, list[str]]:
+    parts = urlsplit(location)
+    assert parts.path == "/.portcullis/login" and not parts.netloc
+    return parse_qs(parts.query, keep_blank_values=True)
+
+
+def test_step_up_sends_a_browser_to_sign_in_again_with_max_age() -> None:
+    response = decision_response(_step_up(), _head())
+    assert response.status == 302
+    location = dict(response.headers)[b"Location"].decode()
+    assert location == "/.portcullis/login?rd=%2Fadmin%2Fx%3Fa%3D1%26b%3D%2F&max_age=300"
+    assert _login_query(location) == {"rd": ["/admin/x?a=1&b=/"], "max_age": ["300"]}
+    assert not response.body
+
+
+@pytest.mark.parametrize(
+    ("method", "accept", "headers"),
+    [
+        ("GET", b"application/json", ()),
+        ("POST", b"text/html", ()),
+        ("GET", b"text/html", ((b"X-Requested-With", b"XMLHttpRequest"),)),
+        ("GET", b"*/*", ((b"Sec-Fetch-Mode", b"cors"),)),
+    ],
+)
+def test_step_up_gives_api_clients_401_json_naming_the_login_url(
+    method: str, accept: bytes, headers: tuple[tuple[bytes, bytes], ...]
+) -> None:
+    response = decision_response(_step_up(), _head(method, accept, headers))
+    assert response.status == 401
+    assert response.content_type == b"application/json"
+    assert not any(name in (b"Location", b"WWW-Authenticate") for name, _ in response.headers)
+    body = orjson.loads(response.body)
+    assert body["error"] == "step_up"
+    assert body["request_id"] == "rid-1"
+    assert _login_query(body["login_url"]) == {"rd": ["/admin/x?a=1&b=/"], "max_age": ["300"]}
+
+
+def test_step_up_for_a_bearer_token_is_an_rfc9470_challenge() -> None:
+    for head in (_head(), _head(accept=b"application/json")):
+        response = decision_response(_step_up(challenge=_RFC9470), head)
+        assert response.status == 401
+        assert response.headers == ((b"WWW-Authenticate", _RFC9470),)
+        body = orjson.loads(response.body)
+        assert (body["error"], body["request_id"], body["max_age"]) == ("step_up", "rid-1", 300)
+        assert "login_url" not in body
+
+
+@pytest.mark.parametrize(
+    ("max_age", "sent"), [(None, "0"), (0, "0"), (-5, "0"), (90 * 86400, "2592000")]
+)
+def test_step_up_max_age_is_one_a_login_accepts(max_age: int | None, sent: str) -> None:
+    response = decision_response(_step_up(max_age), _head())
+    location = dict(response.headers)[b"Location"].decode()
+    assert _login_query(location)["max_age"] == [sent]

@@ -8,6 +8,7 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from portcullis.session.model import (
+    MAX_LOGIN_AGE,
     PENDING_MAX_AGE,
     binding_matches,
     fingerprint,
@@ -153,3 +154,18 @@ def test_parallel_tabs_share_one_binding() -> None:
 def test_pending_is_fresh(age: float, max_age: float, fresh: bool) -> None:
     pending = make_pending()
     assert pending_is_fresh(pending, now=START + age, max_age=max_age) is fresh
+
+
+def test_step_up_pending_login_keeps_max_age() -> None:
+    plain = make_pending()
+    assert plain.max_age is None
+    step_up = new_pending_login(
+        provider="p", return_to="/", binding_value="b", now=START, max_age=0
+    )
+    assert step_up.max_age == 0
+    assert "max_age=0" in repr(step_up)
+    for bad in (-1, MAX_LOGIN_AGE + 1, True):
+        with pytest.raises(ValueError, match="max_age"):
+            new_pending_login(
+                provider="p", return_to="/", binding_value="b", now=START, max_age=bad
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -86,3 +87,24 @@ def test_nan_and_infinity_are_refused() -> None:
         .replace(f'"expires_at":{obj["expires_at"]}', '"expires_at":1e999')
     )
     assert load_session(text, "sid") is None
+
+
+def test_step_up_pending_round_trip() -> None:
+    pending = dataclasses.replace(make_pending(), max_age=300)
+    assert load_pending(dump_pending(pending), pending.state) == pending
+
+
+def test_pending_rows_from_before_step_up_load_without_max_age() -> None:
+    pending = make_pending()
+    obj = orjson.loads(dump_pending(pending))
+    del obj["max_age"]
+    loaded = load_pending(orjson.dumps(obj), pending.state)
+    assert loaded == pending and loaded is not None and loaded.max_age is None
+
+
+@pytest.mark.parametrize("max_age", ["300", 300.0, True, -1, 2_592_001, [300]])
+def test_pending_with_a_bad_max_age_loads_as_none(max_age: object) -> None:
+    pending = make_pending()
+    obj = orjson.loads(dump_pending(pending))
+    obj["max_age"] = max_age
+    assert load_pending(orjson.dumps(obj), pending.state) is None

@@ -126,6 +126,17 @@ class Apache:
         fields = self.access_fields
         return [dict(zip(fields, line.split("\t"), strict=False)) for line in lines]
 
+    def wait_for_entry(self, field: str, value: str, timeout: float = 5.0) -> dict[str, str]:
+        """The access-log line whose ``field`` is ``value``: Apache writes it after the
+        response, so poll for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.access_entries() if e.get(field) == value]
+            if found or time.monotonic() > deadline:
+                assert len(found) == 1, f"{len(found)} access-log lines with {field}={value!r}"
+                return found[0]
+            time.sleep(0.05)
+
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the parent, then SIGKILL whatever is left of its process group."""
         if self.process.poll() is None:

@@ -92,6 +92,8 @@ def run_proxy(
     if not listen.get("port"):
         listen["port"] = free_port()
     config["listen"] = listen
+    if "audit" not in config:  # the default store is in the working directory: not in tests
+        config["audit"] = {"sqlite": {"path": str(tmp_path / f"audit-{listen['port']}.db")}}
     config_path = tmp_path / f"portcullis-{listen['port']}.yaml"
     config_path.write_text(yaml.safe_dump(config))
     log_path = tmp_path / f"portcullis-{listen['port']}.log"

@@ -10,6 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from portcullis.assertion import AssertionSigner, generate_key, load_private_key
+from portcullis.audit.writer import AuditLog
 from portcullis.auth.endpoints import SignInEndpoints
 from portcullis.auth.gate import AuthGate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
@@ -19,6 +20,7 @@ from portcullis.config.auth_schema import Auth
 from portcullis.config.load import resolve_secrets
 from portcullis.control import Handler
 from portcullis.graph import GraphHttp, GraphTokens, GroupResolver
+from portcullis.guardrails.monitor import Guardrails
 from portcullis.http.headers import canonical
 from portcullis.ids import GUID_RE
 from portcullis.oidc.client_auth import ClientAuth
@@ -57,7 +59,13 @@ def assertion_keys(auth: Auth) -> list[ec.EllipticCurvePrivateKey]:
     return [load_private_key(s.reveal().encode()) for s in secrets]
 
 
-def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> SignIn:
+def build_sign_in(
+    auth: Auth,
+    *,
+    keys: Sequence[ec.EllipticCurvePrivateKey],
+    audit: Callable[[], AuditLog | None] = lambda: None,
+    guardrails: Callable[[], Guardrails | None] = lambda: None,
+) -> SignIn:
     clock = time.time
     settings = auth.session
     secure = (
@@ -136,6 +144,7 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
         validators=validators,
         groups=groups,
         clock=clock,
+        guardrails=guardrails,
     )
     endpoints = SignInEndpoints(
         auth,
@@ -148,6 +157,7 @@ def build_sign_in(auth: Auth, *, keys: Sequence[ec.EllipticCurvePrivateKey]) -> 
         binding_cookie=binding_cookie,
         secure=secure,
         clock=clock,
+        audit=audit,
     )
     strip = frozenset(canonical(name) for name in headers.names)
     return SignIn(gate, endpoints.handlers(), strip, store, fetcher, graph_http)

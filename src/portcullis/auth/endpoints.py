@@ -3,10 +3,12 @@
 - ``GET /.portcullis/login?rd=``: a pending login (state, nonce, PKCE verifier)
   is stored server-side for ≤ 10 minutes, bound to this browser by a random
   value in a login cookie (one per browser, so parallel tabs all work); then a
-  redirect to the provider.
+  redirect to the provider. ``&max_age=N`` (step-up, 0..30 days) is kept with
+  the login and sent on as ``max_age=N&prompt=login``.
 - ``GET|POST /.portcullis/callback``: the pending login is taken (single use)
   and checked against the browser before the code is redeemed; IdP errors are
-  shown escaped and mint no session; a new session id at every login.
+  shown escaped and mint no session; a step-up login needs an ID token whose
+  ``auth_time`` is at most ``max_age`` old; a new session id at every login.
 - ``GET /.portcullis/logout`` shows a form; only ``POST`` with the session's
   CSRF token ends the session (a cross-site GET never does), then the provider's
   end-session endpoint when it has one.
@@ -29,6 +31,8 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from portcullis.assertion import AssertionSigner
+from portcullis.audit.record import AuditIdentity, AuditRecord, Event
+from portcullis.audit.writer import AuditLog
 from portcullis.auth.gate import SESSION_PURPOSE
 from portcullis.auth.ratelimit import LoginLimiter
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
@@ -36,6 +40,7 @@ from portcullis.config.auth_schema import Auth
 from portcullis.control import Handler, method_not_allowed
 from portcullis.http.pages import LocalResponse, error_response
 from portcullis.http.request import RequestHead
+from portcullis.identity import Identity
 from portcullis.oidc.fetch import IdpUnavailable
 from portcullis.oidc.provider import LoginRejected, ProviderClient
 from portcullis.redirects import safe_return_to
@@ -48,6 +53,7 @@ from portcullis.session.cookie import (
     read_cookie,
 )
 from portcullis.session.model import (
+    MAX_LOGIN_AGE,
     PENDING_MAX_AGE,
     Session,
     binding_matches,
@@ -81,8 +87,10 @@ class SignInEndpoints:
         binding_cookie: str,
         secure: bool,
         clock: Callable[[], float],
+        audit: Callable[[], AuditLog | None] = lambda: None,
     ) -> None:
         self._settings = settings
+        self._audit = audit  # the worker's audit log, when auditing is on
         self._providers = providers
         self._default = next(iter(providers.values()))
         self._store = store
@@ -117,6 +125,11 @@ class SignInEndpoints:
     async def login(self, head: RequestHead, body: bytes) -> LocalResponse:
         if refused := method_not_allowed(head, ("GET", "HEAD")):
             return refused
+        query = _query(head)
+        try:
+            max_age = _max_age(query.get("max_age"))
+        except ValueError as exc:
+            return self._page(head, 400, str(exc))
         client = _original_client(head)
         if not self._limiter.allow(client):
             log.warning("too many sign-ins started by %s; refused", client)
@@ -127,7 +140,6 @@ class SignInEndpoints:
                 accept=head.accept,
                 headers=((b"Retry-After", b"10"),),
             )
-        query = _query(head)
         provider = self._providers.get(query.get("provider", ""), self._default)
         return_to = safe_return_to(
             query.get("rd"), allowed_hosts=self._allowed_hosts, allow_http=self._allow_http
@@ -140,12 +152,20 @@ class SignInEndpoints:
         binding = self._open_binding(head) or new_binding_value()
         now = self._clock()
         pending = new_pending_login(
-            provider=provider.name, return_to=return_to, binding_value=binding, now=now
+            provider=provider.name,
+            return_to=return_to,
+            binding_value=binding,
+            now=now,
+            max_age=max_age,
         )
         await self._store.put_pending(pending, ttl=PENDING_MAX_AGE)
         challenge = _s256(pending.code_verifier)
         location = provider.authorize_url(
-            metadata, state=pending.state, nonce=pending.nonce, code_challenge=challenge
+            metadata,
+            state=pending.state,
+            nonce=pending.nonce,
+            code_challenge=challenge,
+            max_age=max_age,
         )
         sealed = self._codec.seal(binding.encode(), purpose=_BINDING_PURPOSE)
         return LocalResponse(
@@ -208,10 +228,17 @@ class SignInEndpoints:
             return self._page(head, 400, "This sign-in response has no code.")
         try:
             id_token = await provider.redeem(code, pending.code_verifier)
-            claims = await provider.verify_id_token(id_token, nonce=pending.nonce)
+            claims = await provider.verify_id_token(
+                id_token, nonce=pending.nonce, max_age=pending.max_age
+            )
             identity = provider.identity(claims)
         except LoginRejected as exc:
             log.warning("sign-in rejected (%s): %s", exc.code, exc)
+            self._event(head, Event.TOKEN_REJECTED, None, reason=exc.code, detail=provider.name)
+            if exc.code.startswith("auth_time_"):
+                return self._page(
+                    head, 403, "The identity provider did not confirm a recent sign-in."
+                )
             return self._page(head, 403, "The sign-in could not be verified.")
         except IdpUnavailable as exc:
             log.warning("sign-in failed: %s", exc)
@@ -228,6 +255,7 @@ class SignInEndpoints:
         )
         await self._store.put(session, ttl=settings.absolute_timeout)
         log.info("signed in %s via %s", identity.key, provider.name)
+        self._event(head, Event.SIGN_IN, identity, reason="signed-in", detail=provider.name)
         sealed = self._codec.seal(session.id.encode(), purpose=SESSION_PURPOSE)
         return LocalResponse(
             302,
@@ -262,6 +290,7 @@ class SignInEndpoints:
         await self._store.delete(session.id)
         self._headers.forget(session.id)
         log.info("signed out %s", session.identity.key)
+        self._event(head, Event.SIGN_OUT, session.identity, reason="signed-out")
         return self._signed_out(session)
 
     async def _front_channel(self, head: RequestHead, query: dict[str, str]) -> LocalResponse:
@@ -284,7 +313,41 @@ class SignInEndpoints:
             return self._page(head, 400, "This sign-out request names no known provider.")
         ended = await self._store.delete_for_idp_session(f"{matching[0].name}|{query['sid']}")
         log.info("front-channel logout from %s ended %d session(s)", matching[0].name, ended)
+        self._event(
+            head,
+            Event.SIGN_OUT,
+            None,
+            reason="front-channel",
+            detail=f"{matching[0].name}: {ended} session(s) ended",
+        )
         return LocalResponse(200, _html("Signed out", "<p>Signed out.</p>"), _HTML)
+
+    def _event(
+        self,
+        head: RequestHead,
+        event: Event,
+        identity: Identity | None,
+        *,
+        reason: str,
+        detail: str | None = None,
+    ) -> None:
+        """An audit record of a sign-in event (no-op when auditing is off)."""
+        audit = self._audit()
+        if audit is None:
+            return
+        audit.record(
+            AuditRecord(
+                time=self._clock(),
+                event=event,
+                request_id=head.request_id,
+                identity=AuditIdentity.of(identity) if identity is not None else None,
+                method=head.method,
+                path=head.path,
+                source_ip=head.client_ip,
+                reason=reason,
+                detail=detail,
+            )
+        )
 
     def _signed_out(self, session: Session | None) -> LocalResponse:
         location = "/"
@@ -328,6 +391,7 @@ class SignInEndpoints:
             "roles": list(identity.roles),
             "groups": list(identity.groups),
             "groups_unknown": identity.groups_unknown,
+            "auth_time": identity.auth_time,
             "provider": session.provider,
             "session": {
                 "created_at": int(session.created_at),
@@ -386,6 +450,17 @@ def _original_client(head: RequestHead) -> str:
         if name == b"X-Forwarded-For":
             return value.split(b",", 1)[0].strip().decode("latin-1")
     return head.client_ip
+
+
+def _max_age(value: str | None) -> int | None:
+    """The login's ``max_age`` parameter: absent → None; else digits only, 0..MAX_LOGIN_AGE."""
+    if value is None:
+        return None
+    if value.isascii() and value.isdigit() and len(value) <= len(str(MAX_LOGIN_AGE)):
+        number = int(value)
+        if number <= MAX_LOGIN_AGE:
+            return number
+    raise ValueError(f"max_age must be a whole number of seconds from 0 to {MAX_LOGIN_AGE}.")
 
 
 def _s256(verifier: str) -> str:

@@ -14,18 +14,26 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
-from portcullis.auth.rules import evaluate
+from portcullis.audit.record import AuditIdentity
+from portcullis.audit.requests import SESSION_EXPIRED_RULE, AuditSubject
+from portcullis.auth.rules import denial
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
 from portcullis.bearer.principal import TokenFacts
 from portcullis.bearer.validator import MAX_TOKEN_BYTES, BearerValidator, TokenRejected
 from portcullis.config.auth_schema import SessionSettings
-from portcullis.decision import ALLOW_PUBLIC, Decision, Reason
+from portcullis.decision import ALLOW_PUBLIC, Decision, GuardrailDecision, Reason
 from portcullis.graph import GroupResolver, GroupsResult, Resolved
+from portcullis.guardrails.events import Observation
+from portcullis.guardrails.monitor import Guardrails
+from portcullis.guardrails.request import GuardRegistry
 from portcullis.http.request import RequestHead
 from portcullis.identity import Identity
+from portcullis.metrics import METRICS, TOKEN_CACHE_HITS, TOKEN_CACHE_MISSES
 from portcullis.oidc.fetch import IdpUnavailable
+from portcullis.policy import Context, Facts, RoutePolicy, compile_route
 from portcullis.routing import RouteTarget
 from portcullis.session.cache import CachedStore, Miss
 from portcullis.session.cookie import CookieCodec
@@ -39,7 +47,12 @@ SESSION_PURPOSE = b"session"
 _TOUCH_AFTER = 60.0  # write last_seen back at most once a minute per session
 _MAX_REMEMBERED = 50_000
 _NO_SESSION = Decision(False, Reason.UNAUTHENTICATED, "no session")
-_EXPIRED = Decision(False, Reason.UNAUTHENTICATED, "session expired or revoked")
+_EXPIRED = Decision(
+    False, Reason.UNAUTHENTICATED, "session expired or revoked", rule=SESSION_EXPIRED_RULE
+)
+_BLOCKED = Decision(
+    False, Reason.BLOCKED, "Access is blocked for a while after a security violation."
+)
 _TOKEN_MISSING = Decision(False, Reason.TOKEN_MISSING, "A bearer token is required.")
 _TOKEN_TOO_LARGE = Decision(False, Reason.TOKEN_TOO_LARGE, "The token is too large.")
 _AUTH_UNAVAILABLE = Decision(
@@ -63,6 +76,7 @@ class AuthGate:
         validators: Mapping[str, BearerValidator],
         groups: GroupResolver | None = None,
         clock: Callable[[], float],
+        guardrails: Callable[[], Guardrails | None] = lambda: None,
     ) -> None:
         self._codec = codec
         self._store = store
@@ -73,9 +87,12 @@ class AuthGate:
         self._validators = validators
         self._groups = groups
         self._clock = clock
+        self._guardrails = guardrails  # the worker's stream guardrails, when configured
+        self._guards = GuardRegistry()  # compiled request guardrails, with their rate limits
         # Cookie header value -> (session id, value to forward): skips parsing and AES per request.
         self._cookies: dict[bytes, tuple[str | None, bytes | None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._subjects: dict[str | bytes, AuditSubject] = {}  # session id / token hash -> who
 
     def check(
         self, request: RequestHead, route: RouteTarget[Any]
@@ -87,22 +104,24 @@ class AuthGate:
         if "bearer" in accept:
             token = _bearer_token(request)
             if token is not None:
-                return self._check_token(token, route)
+                return self._check_token(token, request, route)
             if "session" not in accept:
                 return _TOKEN_MISSING
         if session_id is None:
             return _NO_SESSION
         cached = self._store.peek(session_id)
         if cached is Miss.MISS:
-            return self._check_stored(session_id, route)
-        return self._decide(cached, route)
+            return self._check_stored(session_id, request, route)
+        return self._decide(cached, request, route)
 
-    async def _check_stored(self, session_id: str, route: RouteTarget[Any]) -> Decision:
-        decision = self._decide(await self._store.get(session_id), route)
+    async def _check_stored(
+        self, session_id: str, request: RequestHead, route: RouteTarget[Any]
+    ) -> Decision:
+        decision = self._decide(await self._store.get(session_id), request, route)
         return decision if isinstance(decision, Decision) else await decision
 
     def _decide(
-        self, session: Session | None, route: RouteTarget[Any]
+        self, session: Session | None, request: RequestHead, route: RouteTarget[Any]
     ) -> Decision | Awaitable[Decision]:
         now = self._clock()
         settings = self._settings
@@ -115,22 +134,32 @@ class AuthGate:
             return _EXPIRED
         if now - session.last_seen > _TOUCH_AFTER:
             self._touch(session, now)
-        return self._admit(session.id, session.identity, route, None, Reason.SIGNED_IN)
+        return self._admit(
+            session.id, session.identity, request, route, None, since=session.created_at
+        )
 
     # bearer tokens --------------------------------------------------------------------------------
-    def _check_token(self, token: str, route: RouteTarget[Any]) -> Decision | Awaitable[Decision]:
+    def _check_token(
+        self, token: str, request: RequestHead, route: RouteTarget[Any]
+    ) -> Decision | Awaitable[Decision]:
         if not token:
             return _SEVERAL_AUTHORIZATIONS
         if len(token) > MAX_TOKEN_BYTES:
             return _TOKEN_TOO_LARGE  # SECURITY.md 7: refused before parsing, with 431
         validator = self._validators[route.config.api or ""]
         key, principal = validator.cached(token)
+        METRICS.cells[TOKEN_CACHE_MISSES if principal is None else TOKEN_CACHE_HITS] += 1
         if principal is None:
-            return self._validate_token(validator, token, key, route)
-        return self._admit(key, principal.identity, route, principal.token, Reason.BEARER)
+            return self._validate_token(validator, token, key, request, route)
+        return self._admit(key, principal.identity, request, route, principal.token, since=None)
 
     async def _validate_token(
-        self, validator: BearerValidator, token: str, key: bytes, route: RouteTarget[Any]
+        self,
+        validator: BearerValidator,
+        token: str,
+        key: bytes,
+        request: RequestHead,
+        route: RouteTarget[Any],
     ) -> Decision:
         try:
             principal = await validator.validate(token, key)
@@ -140,55 +169,158 @@ class AuthGate:
         except IdpUnavailable as exc:
             log.warning("bearer token could not be checked: %s", exc)
             return _AUTH_UNAVAILABLE
-        decision = self._admit(key, principal.identity, route, principal.token, Reason.BEARER)
+        decision = self._admit(key, principal.identity, request, route, principal.token, since=None)
         return decision if isinstance(decision, Decision) else await decision
 
-    # the rule, with groups from Microsoft Graph when the token could not carry them -----------
+    # the policy, with groups from Microsoft Graph when the token could not carry them -----------
     def _admit(
         self,
         owner: str | bytes,
         identity: Identity,
+        request: RequestHead,
         route: RouteTarget[Any],
         token: TokenFacts | None,
-        reason: Reason,
+        *,
+        since: float | None,
     ) -> Decision | Awaitable[Decision]:
-        allow = route.config.allow
+        policy = route.policy or _policy_of(route)
         tenant, oid = identity.tenant_id, identity.object_id
-        needs_groups = identity.groups_unknown and allow is not None and bool(allow.groups)
-        if needs_groups and self._groups is not None and tenant and oid:
+        lookup = identity.groups_unknown and policy.uses_groups and bool(tenant and oid)
+        if lookup and self._groups is not None and tenant and oid:
             found = self._groups.peek(tenant, oid)
             if found is None:
-                return self._admit_after_lookup(owner, identity, route, token, reason)
+                return self._admit_after_lookup(owner, identity, request, route, token, since=since)
             identity = _with_groups(identity, found)
-        return self._finish(owner, identity, route, token, reason)
+        return self._finish(owner, identity, request, route, token, since=since)
 
     async def _admit_after_lookup(
         self,
         owner: str | bytes,
         identity: Identity,
+        request: RequestHead,
         route: RouteTarget[Any],
         token: TokenFacts | None,
-        reason: Reason,
+        *,
+        since: float | None,
     ) -> Decision:
         assert self._groups is not None and identity.tenant_id and identity.object_id
         found = await self._groups.resolve(
             identity.tenant_id, identity.object_id, kind=identity.kind
         )
-        return self._finish(owner, _with_groups(identity, found), route, token, reason)
+        return self._finish(
+            owner, _with_groups(identity, found), request, route, token, since=since
+        )
 
     def _finish(
         self,
         owner: str | bytes,
         identity: Identity,
+        request: RequestHead,
         route: RouteTarget[Any],
         token: TokenFacts | None,
-        reason: Reason,
+        *,
+        since: float | None,
     ) -> Decision:
-        refusal = evaluate(identity, route.config.allow, token)
-        if refusal is not None:
-            return refusal
-        headers = self._headers.for_identity(owner, identity, route.config.upstream, self._clock())
-        return Decision(True, reason, "", headers)
+        now = self._clock()
+        watch = self._guardrails()
+        if watch is not None and watch.is_blocked(identity.key, now):
+            subject = self._subjects.get(owner) or self._subject(owner, identity, token, since)
+            return replace(_BLOCKED, subject=subject)
+        decision = self._decision(owner, identity, request, route, token, now=now, since=since)
+        if watch is not None:  # violations over the decision stream
+            found = watch.observe(
+                Observation.of(
+                    now,
+                    identity,
+                    decision,
+                    route,
+                    method=request.method,
+                    path=request.path,
+                    source_ip=request.client_ip,
+                    token=token,
+                )
+            )
+            if found:
+                watch.handle(found)
+        return decision
+
+    def _decision(
+        self,
+        owner: str | bytes,
+        identity: Identity,
+        request: RequestHead,
+        route: RouteTarget[Any],
+        token: TokenFacts | None,
+        *,
+        now: float,
+        since: float | None,
+    ) -> Decision:
+        policy = route.policy or _policy_of(route)
+        facts = Facts(identity, request.method, request.path, request.client_ip, now, token)
+        verdict = policy.decide(facts)
+        subject = self._subjects.get(owner)
+        if subject is None:
+            subject = self._subject(owner, identity, token, since)
+        if not verdict.allow:
+            return denial(
+                verdict,
+                bearer=token is not None,
+                subject=subject,
+                explain=partial(_reasons, policy, facts),
+            )
+        body_guard = None
+        if route.config.guardrails is not None:  # request guardrails (machines and agents)
+            guard = self._guards.guard(route.config)
+            if identity.kind in guard.applies_to:
+                refusal = guard.check(identity.key, request, now)
+                if refusal is not None:
+                    return replace(refusal, subject=subject)
+                body_guard = guard.body
+        headers = self._headers.for_identity(
+            owner, identity, route.config.upstream, now, policy.forwarding
+        )
+        if body_guard is not None:  # the exchange checks the body
+            return GuardrailDecision(
+                True,
+                verdict.reason,
+                "",
+                headers,
+                rule=verdict.rule,
+                monitored=verdict.monitored,
+                subject=subject,
+                body_guard=body_guard,
+            )
+        return Decision(
+            True,
+            verdict.reason,
+            "",
+            headers,
+            rule=verdict.rule,
+            monitored=verdict.monitored,
+            subject=subject,
+        )
+
+    def _subject(
+        self,
+        owner: str | bytes,
+        identity: Identity,
+        token: TokenFacts | None,
+        since: float | None,
+    ) -> AuditSubject:
+        """Who, for audit records: made once per session or token, with its times."""
+        if token is not None:
+            subject = AuditSubject(
+                AuditIdentity.of(identity),
+                token.token_id,
+                token.issued_at,
+                token.expires_at,
+            )
+        else:
+            subject = AuditSubject(AuditIdentity.of(identity), session_created=since)
+        if len(self._subjects) >= _MAX_REMEMBERED:
+            self._subjects.clear()
+        self._subjects[owner] = subject
+        return subject
 
     def _touch(self, session: Session, now: float) -> None:
         remaining = session.expires_at - now
@@ -248,6 +380,31 @@ class AuthGate:
             elif pair:
                 kept.append(pair)
         return session_id, b"; ".join(kept) if kept else None
+
+
+_HAND_BUILT: dict[int, tuple[Any, RoutePolicy]] = {}
+
+
+def _policy_of(route: RouteTarget[Any]) -> RoutePolicy:
+    """The policy of a route target built by hand (the runtime compiles every route at load).
+
+    Compiled once per route configuration, without the ``policy`` section's aliases: a rule
+    that needs them raises, and the request is refused.
+    """
+    config = route.config
+    known = _HAND_BUILT.get(id(config))
+    if known is None or known[0] is not config:
+        compiled = compile_route(config, route.index, Context())
+        if compiled is None:
+            raise LookupError("a public route has no policy")
+        if len(_HAND_BUILT) > 256:
+            _HAND_BUILT.clear()
+        known = _HAND_BUILT[id(config)] = (config, compiled)
+    return known[1]
+
+
+def _reasons(policy: RoutePolicy, facts: Facts) -> tuple[str, ...]:
+    return policy.explain(facts).reasons
 
 
 def _with_groups(identity: Identity, found: GroupsResult) -> Identity:

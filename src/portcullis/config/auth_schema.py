@@ -139,6 +139,7 @@ class IdentityHeaders(_Model):
     name: HeaderName = "X-Portcullis-Name"
     roles: HeaderName = "X-Portcullis-Roles"
     groups: HeaderName = "X-Portcullis-Groups"
+    group_names: HeaderName = "X-Portcullis-Group-Names"
     tenant: HeaderName = "X-Portcullis-Tenant"
     kind: HeaderName = "X-Portcullis-Kind"
     client: HeaderName = "X-Portcullis-Client"

@@ -49,8 +49,13 @@ _PATH_FIELDS = {
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read, validate and check the configuration file at ``path``."""
+def load_config(path: str | os.PathLike[str], *, check_files: bool = True) -> Config:
+    """Read, validate and check the configuration file at ``path``.
+
+    ``check_files=False`` skips reading the files and secrets it names (TLS files, secret
+    files and variables): for tools that only need the routes and rules, such as
+    ``portcullis policy test`` in a CI job without the production secrets.
+    """
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
@@ -58,7 +63,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError([Problem(str(path), "not UTF-8 text")]) from None
     except OSError as exc:
         raise ConfigError([Problem(str(path), f"cannot read: {exc.strerror}")]) from None
-    data, problems = _parse(text, source=str(path))
+    data, problems = _parse(text, source=str(path), base=source.absolute().parent)
     try:
         config = validate(data)
     except ConfigError as exc:
@@ -66,6 +71,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     if problems:
         raise ConfigError(problems)
     config = cast(Config, _rebase(config, source.absolute().parent))
+    if not check_files:
+        return config
     problems = list(_check_files(config))
     if problems:
         raise ConfigError(problems)
@@ -129,12 +136,72 @@ def _problem(path: str, message: str) -> ConfigError:
 # --- YAML --------------------------------------------------------------------
 
 
-def _parse(text: str, *, source: str) -> tuple[object, list[Problem]]:
-    loader = yaml.SafeLoader(text)
+_INCLUDE_TAG = "!include"
+_MAX_INCLUDE_DEPTH = 8
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader plus ``!include FILE``: the value is that YAML file's content.
+
+    The path is relative to the including file; includes nest (up to 8 deep, no cycles).
+    Problems inside an included file are reported with its name.
+    """
+
+    def __init__(self, text: str, base: Path | None, chain: tuple[Path, ...]) -> None:
+        super().__init__(text)
+        self.base = base
+        self.chain = chain
+        self.problems: list[Problem] = []
+
+
+def _include(loader: _Loader, node: yaml.Node) -> object:
+    """The included file's content; a problem (and None) when it cannot be had."""
+    try:
+        return _included(loader, node)
+    except ConfigError as exc:
+        loader.problems += exc.problems
+        return None
+
+
+def _included(loader: _Loader, node: yaml.Node) -> object:
+    name = loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else ""
+    where = f"line {node.start_mark.line + 1}"
+    if not isinstance(name, str) or not name:
+        raise ConfigError([Problem(where, "!include needs a file name")])
+    if loader.base is None:
+        raise ConfigError([Problem(where, "!include works only in configuration files")])
+    target = (loader.base / name).resolve()
+    if target in loader.chain:
+        raise ConfigError([Problem(str(target), "includes itself (an !include cycle)")])
+    if len(loader.chain) >= _MAX_INCLUDE_DEPTH:
+        raise ConfigError([Problem(str(target), "!include nested more than 8 deep")])
+    try:
+        text = target.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(str(target), "not UTF-8 text")]) from None
+    except OSError as exc:
+        raise ConfigError(
+            [Problem(f"{where}: !include {name}", f"cannot read: {exc.strerror}")]
+        ) from None
+    data, problems = _parse_any(
+        text, source=str(target), base=target.parent, chain=(*loader.chain, target)
+    )
+    loader.problems += [Problem(f"{target}: {p.path}", p.message) for p in problems]
+    return data
+
+
+_Loader.add_constructor(_INCLUDE_TAG, _include)
+
+
+def _parse_any(
+    text: str, *, source: str, base: Path | None = None, chain: tuple[Path, ...] = ()
+) -> tuple[object, list[Problem]]:
+    loader = _Loader(text, base, chain)
     try:
         node = loader.get_single_node()
         problems = list(_duplicate_keys(node)) if node is not None else []
         data = loader.construct_document(node) if node is not None else None
+        problems += loader.problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" on line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -144,6 +211,12 @@ def _parse(text: str, *, source: str) -> tuple[object, list[Problem]]:
         raise ConfigError([Problem(source, f"invalid YAML: {exc}")]) from None
     finally:
         loader.dispose()
+    return data, problems
+
+
+def _parse(text: str, *, source: str, base: Path | None = None) -> tuple[object, list[Problem]]:
+    chain = (Path(source).resolve(),) if base is not None else ()
+    data, problems = _parse_any(text, source=source, base=base, chain=chain)
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -81,6 +81,8 @@ def validate(data: object) -> Config:
         problems.extend(_access_problems(config))
     if config is not None and config.auth is not None:
         problems.extend(_auth_problems(config.auth))
+    if config is not None and not problems:
+        problems.extend(_policy_problems(config))
     if problems or config is None:
         raise ConfigError(problems)
     return config
@@ -271,6 +273,12 @@ def _route_problems(routes: Iterable[tuple[int, Route]]) -> list[Problem]:
             )
         if route.public and route.allow is not None:
             problems.append(Problem(f"{where}.allow", "a public route lets everyone pass"))
+        if route.public and route.rules is not None:
+            problems.append(Problem(f"{where}.rules", "a public route lets everyone pass"))
+        if route.public and route.monitor:
+            problems.append(Problem(f"{where}.monitor", "a public route has no rules to monitor"))
+        if route.rules is not None and route.allow is not None:
+            problems.append(Problem(f"{where}.rules", "give either rules or allow, not both"))
         if route.tls_ca_file is not None:
             if urlsplit(route.upstream).scheme != "https":
                 problems.append(Problem(f"{where}.tls_ca_file", "only used with an https upstream"))
@@ -389,3 +397,14 @@ def _access_problems(config: Config) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _policy_problems(config: Config) -> list[Problem]:
+    """Every rule compiled, each problem with its key path (policy.compile_policy)."""
+    from portcullis.policy import PolicyError, compile_policy  # noqa: PLC0415 - import cycle
+
+    try:
+        compile_policy(config)
+    except PolicyError as exc:
+        return [Problem(p.path, p.message) for p in exc.problems]
+    return []

@@ -28,6 +28,9 @@ from portcullis.devidp.defaults import (
     CLIENT_SECRET,
     DEMO_API_ID,
     DEMO_API_URI,
+    GROUP_ADMINS,
+    GROUP_ENGINEERING,
+    GROUP_STAFF,
     TENANT_ID,
 )
 
@@ -40,17 +43,44 @@ def demo_config(app_port: int, proxy_port: int, idp_port: int, state: Path) -> d
         "listen": {"address": "127.0.0.1", "port": proxy_port},
         "log": {"access": True},
         "routes": [
-            {"path": "/admin", "upstream": app, "allow": {"roles": ["Portal.Admin"]}},
+            {
+                "path": "/admin",
+                "upstream": app,
+                "rules": [{"name": "portal-admins", "allow": {"roles": ["Portal.Admin"]}}],
+            },
             {
                 "path": "/api/",
                 "upstream": app,
                 "accept": ["session", "bearer"],
                 "api": "demo-api",
-                # machines: the app role granted to them; people: the delegated scope
-                "allow": {"app_roles": ["Reports.Read"], "scopes": ["Reports.Read.All"]},
+                "rules": [
+                    # machines: the app role granted to them
+                    {"name": "reporting-apps", "allow": {"app_roles": ["Reports.Read"]}},
+                    # people: signed in, or with a token carrying the delegated scope
+                    {
+                        "name": "report-readers",
+                        "allow": {
+                            "kinds": ["user", "obo"],
+                            "any": [{"via": "session"}, {"scopes": ["Reports.Read.All"]}],
+                        },
+                    },
+                ],
             },
-            {"path": "/", "upstream": app},
+            {
+                "path": "/",
+                "upstream": app,
+                "rules": [{"name": "staff", "allow": {"kinds": ["user", "obo"]}}],
+            },
         ],
+        "policy": {
+            # Rules and the upstream's X-Portcullis-Group-Names use names, not GUIDs.
+            "groups": {
+                "staff": GROUP_STAFF,
+                "admins": GROUP_ADMINS,
+                "engineering": GROUP_ENGINEERING,
+            },
+            "names": {"Portal.Admin": "portal-admins"},
+        },
         "auth": {
             "external_url": f"http://127.0.0.1:{proxy_port}",
             "providers": [
@@ -75,6 +105,8 @@ def demo_config(app_port: int, proxy_port: int, idp_port: int, state: Path) -> d
                 "sqlite_path": str((state / "sessions.db").resolve()),
             },
         },
+        # `portcullis audit query -c .demo/portcullis.yaml` reads who did what from here.
+        "audit": {"sqlite": {"path": str((state / "audit.db").resolve())}},
     }
 
 

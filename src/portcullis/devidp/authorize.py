@@ -8,7 +8,9 @@ account on a page (the pending request is kept server-side, single-use, 10
 minutes); with ``login_hint=alice`` the code is issued at once (scripts, tests).
 A resource-qualified scope (``api://portcullis-demo/Reports.Read.All``) makes
 the access token one for that API; ``claims`` (CAE: ``xms_cc``, ``acrs``) is
-checked here and carried to the token endpoint with the code.
+checked here and carried to the token endpoint with the code. There is no IdP sign-in
+session: every authorization is a new sign-in (``auth_time`` = now, always in the ID
+token), so ``prompt=login`` and any ``max_age`` are honoured as Entra honours them.
 """
 
 from __future__ import annotations

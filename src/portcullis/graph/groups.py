@@ -50,6 +50,7 @@ from portcullis.graph.urls import (
     member_objects_url,
 )
 from portcullis.identity import Kind
+from portcullis.metrics import GRAPH_CALLS_ERROR, GRAPH_CALLS_OK, METRICS
 from portcullis.oidc.fetch import IdpUnavailable
 
 __all__ = ["GroupResolver"]
@@ -173,6 +174,7 @@ class GroupResolver:
             result = Unresolved(UNAVAILABLE)
         if isinstance(result, Unresolved):
             log.info("groups of %s/%s unresolved: %s", key[0], key[1], result.reason)
+        METRICS.cells[GRAPH_CALLS_OK if isinstance(result, Resolved) else GRAPH_CALLS_ERROR] += 1
         self.cache.put(key, result, ttl=ttl)
         return result
 

@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from dataclasses import replace
 from http import HTTPStatus
+from time import monotonic, time
 from typing import TYPE_CHECKING
 
-from portcullis.decision import Decision
+from portcullis.audit.requests import request_record
+from portcullis.decision import ALLOW_PUBLIC, Decision, GuardrailDecision
+from portcullis.guardrails.body import BodyGuard, Intake
 from portcullis.http.headers import HOP_BY_HOP, connection_tokens
 from portcullis.http.pages import LocalResponse, decision_response, error_response, serialize
 from portcullis.http.request import RequestHead
 from portcullis.http.upstream import UpstreamConnection, UpstreamPool
+from portcullis.metrics import METRICS
 
 if TYPE_CHECKING:
     from portcullis.http.server import ClientConnection
@@ -42,6 +47,7 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 _MAX_CONTROL_BODY = 64 * 1024  # sign-in callbacks and logout forms are small
+_STREAM, _LIMIT, _CONTROL, _INSPECT = 0, 1, 2, 3  # how the request body is taken (_intake)
 _NO_BODY_STATUS = frozenset({204, 304})
 _CONNECTION_PLAIN = frozenset({b"keep-alive", b"close"})
 _R_CONTENT_LENGTH, _R_TRANSFER_ENCODING, _R_CONNECTION, _R_DROP = 1, 2, 3, 4
@@ -58,26 +64,37 @@ class Exchange:
         "_body_buffer",
         "_chunked_out",
         "_close_after",
-        "_control",
+        "_guard",
+        "_intake",
+        "_limit",
         "_out",
+        "_received",
         "_request_head",
         "_retried",
         "_switch_head",
         "_until_close",
         "_upstream_keep_alive",
         "client",
+        "decision",
         "finished",
         "head",
         "request_done",
         "response_started",
         "route",
+        "started",
         "status",
         "upstream",
     )
+    # Set when _intake is not _STREAM: the body guard, bytes received, the most allowed.
+    _guard: BodyGuard
+    _received: int
+    _limit: int
 
     def __init__(self, client: ClientConnection, head: RequestHead) -> None:
         self.client = client
         self.head = head
+        self.started = monotonic()
+        self.decision: Decision | None = None  # the gate's, until it is audited
         self.route: RouteTarget[UpstreamPool] | None = None
         self.upstream: UpstreamConnection | None = None
         self.request_done = not head.has_body
@@ -89,7 +106,7 @@ class Exchange:
         self._request_head = b""
         self._chunked_out = False
         self._close_after = False
-        self._control = False
+        self._intake = _STREAM
         self._upstream_keep_alive = False
         self._retried = False
         self._switch_head = b""
@@ -101,7 +118,7 @@ class Exchange:
         head = self.head
         state = client.server.state
         if head.path.startswith("/.portcullis/") or head.path == "/.portcullis":
-            self._control = True
+            self._intake, self._received, self._limit = _CONTROL, 0, _MAX_CONTROL_BODY
             if self.request_done:
                 self._dispatch_control(b"")
             else:
@@ -130,6 +147,8 @@ class Exchange:
             self._decided(decision)
 
     def _decided(self, decision: Decision) -> None:
+        self.decision = decision
+        METRICS.decided(decision.allow, monotonic() - self.started)
         head = self.head
         if not decision.allow:
             self.respond(decision_response(decision, head))
@@ -137,6 +156,9 @@ class Exchange:
         route = self.route
         assert route is not None
         self._request_head = self._build_request_head(route.pool, decision.upstream_headers)
+        guard = decision.body_guard
+        if guard is not None and head.has_body and self._guard_body(guard):
+            return  # refused, or reading a body to check before anything is forwarded
         conn = route.pool.acquire()
         if conn is not None:
             self._attach(conn)
@@ -228,14 +250,7 @@ class Exchange:
         self.respond(response)
 
     def request_body(self, piece: bytes) -> None:
-        if self._control:
-            buffered = self._body_buffer
-            if buffered is None or self.finished:
-                return
-            buffered.append(piece)
-            if sum(map(len, buffered)) > _MAX_CONTROL_BODY:
-                self._body_buffer = None
-                self.respond(self.error(413, "The request body is too large."))
+        if self._intake and not self._take(piece):
             return
         conn = self.upstream
         if conn is not None and conn.transport is not None:
@@ -252,11 +267,7 @@ class Exchange:
         if self.request_done:
             return
         self.request_done = True
-        if self._control:
-            if self._body_buffer is not None and not self.finished:
-                body = b"".join(self._body_buffer)
-                self._body_buffer = None
-                self._dispatch_control(body)
+        if self._intake and self._buffered_end():
             return
         conn = self.upstream
         if conn is not None and conn.transport is not None:
@@ -264,6 +275,104 @@ class Exchange:
                 conn.transport.write(_LAST_CHUNK)
             if not self.client.writing_paused:  # else armed when the client drains
                 conn.arm()
+
+    def _take(self, piece: bytes) -> bool:
+        """A body not simply streamed (control, guarded): True when ``piece`` streams on."""
+        if self.finished:
+            return False
+        self._received += len(piece)
+        if self._intake == _LIMIT:
+            if self._received <= self._limit:
+                return True
+            self._refuse_body(self._guard.too_large)
+            return False
+        buffered = self._body_buffer
+        if buffered is None:
+            return False
+        buffered.append(piece)
+        if self._received > self._limit:
+            self._body_buffer = None
+            if self._intake == _CONTROL:
+                self.respond(self.error(413, "The request body is too large."))
+            else:
+                self._refuse_body(self._guard.cap_refusal)
+        return False
+
+    def _buffered_end(self) -> bool:
+        """The body is in: True when it was read whole here (a control or guarded body)."""
+        if self._intake == _LIMIT:
+            return False
+        buffered = self._body_buffer
+        self._body_buffer = None
+        if buffered is not None and not self.finished:
+            body = b"".join(buffered)
+            if self._intake == _CONTROL:
+                self._dispatch_control(body)
+            else:
+                self._inspected(body)
+        return True
+
+    # request body guardrails (portcullis.guardrails.body) ---------------------------------------
+    def _guard_body(self, guard: BodyGuard) -> bool:
+        """Set up the body's guardrails: True when the request is not to be forwarded now."""
+        plan = guard.plan(self.head)
+        if plan is Intake.STREAM:
+            return False
+        if isinstance(plan, Decision):
+            self._refuse_body(plan)
+            return True
+        self._guard = guard
+        self._received = sum(map(len, self._body_buffer or ()))  # came in before the decision
+        if plan is Intake.LIMIT:
+            assert guard.max_body is not None
+            self._intake, self._limit = _LIMIT, guard.max_body
+            if self._received > self._limit:
+                self._refuse_body(guard.too_large)
+                return True
+            return False
+        self._intake, self._limit = _INSPECT, guard.cap
+        if self._received > self._limit:
+            self._body_buffer = None
+            self._refuse_body(guard.cap_refusal)
+        elif self.request_done:
+            self._intake = _STREAM  # the whole body came with the head
+            self._inspected(b"".join(self._body_buffer or ()))
+        else:
+            if self._body_buffer is None:
+                self._body_buffer = []
+            if self.head.expect_continue:
+                self.client.write(_CONTINUE)
+            self.client.resume_for_exchange()  # read the body now; forward it once checked
+        return True
+
+    def _inspected(self, body: bytes) -> None:
+        """A whole body read for the JSON patterns: refused, or forwarded as it was read."""
+        refusal = self._guard.check_json(body) if body else None  # empty: nothing to check
+        if refusal is not None:
+            self._refuse_body(refusal)
+            return
+        decision = self.decision
+        assert isinstance(decision, GuardrailDecision)
+        self._intake = _STREAM
+        self._body_buffer = [body] if body else None
+        self._decided(replace(decision, body_guard=None))  # now an ordinary allowed request
+
+    def _refuse_body(self, refusal: Decision) -> None:
+        """A body guardrail refused: answer if the response has not started, else cut."""
+        decided = self.decision
+        self.decision = replace(refusal, subject=decided.subject if decided else None)
+        if not self.response_started:
+            self.respond(decision_response(refusal, self.head))
+            return
+        conn = self.upstream
+        self.upstream = None
+        if conn is not None:
+            conn.pool.busy.discard(conn)
+            conn.exchange = None
+            conn.abort()
+        self.finished = True
+        self._record()
+        self.client.abort()
 
     # response from the upstream -----------------------------------------------------------------
     def response_interim(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
@@ -358,6 +467,7 @@ class Exchange:
             conn.exchange = None
             conn.close()
         self.finished = True
+        self._record()
         self.client.exchange_finished(self, not self._close_after and self.request_done)
 
     def flush(self) -> None:
@@ -375,6 +485,7 @@ class Exchange:
         if self.status == 101 and self.client.tunnel is self:
             self.client.close()
             self.finished = True
+            self._record()
             return
         if self.response_started:
             if self._until_close:
@@ -388,6 +499,7 @@ class Exchange:
                 self.head.request_id,
             )
             self.finished = True
+            self._record()
             self.client.abort()
             return
         if self._can_retry(conn):
@@ -427,6 +539,7 @@ class Exchange:
             conn.abort()
         if self.response_started:
             self.finished = True
+            self._record()
             self.client.abort()
         else:
             self.respond(self.error(status, message))
@@ -434,12 +547,34 @@ class Exchange:
     def client_lost(self) -> None:
         """The client went away: the upstream connection is mid-exchange and cannot be reused."""
         self.finished = True
+        self._record()
         conn = self.upstream
         self.upstream = None
         if conn is not None:
             conn.pool.busy.discard(conn)
             conn.exchange = None
             conn.abort()
+
+    def _record(self) -> None:
+        """Queue the audit record of the decision, once the exchange is over (no I/O here)."""
+        decision = self.decision
+        if decision is None:
+            return
+        self.decision = None
+        if self.route is not None:
+            METRICS.request(self.route, decision, self.status, monotonic() - self.started)
+        server = self.client.server
+        audit = server.audit
+        if audit is not None and (decision is not ALLOW_PUBLIC or server.audit_public):
+            audit.defer(
+                request_record,
+                time(),
+                self.head,
+                self.route,
+                decision,
+                self.status,
+                monotonic() - self.started,
+            )
 
     # backpressure -------------------------------------------------------------------------------
     def upstream_pause_writing(self) -> None:
@@ -509,6 +644,7 @@ class Exchange:
         )
         self.flush()
         self.finished = True
+        self._record()
         self.client.exchange_finished(self, keep_alive)
 
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 
 __all__ = [
+    "FORWARD_AUTH",
     "HOP_BY_HOP",
     "TrustedProxies",
     "canonical",
@@ -55,9 +56,15 @@ _SPOOFABLE_EXACT = frozenset(
     }
 )
 _SPOOFABLE_PREFIXES = (b"x-forwarded-", b"x-portcullis-")
+# How a trusted front proxy describes the request it asks Portcullis to authorize
+# (forward-auth, portcullis.auth.forward): kept only on /.portcullis/ endpoints, never forwarded.
+FORWARD_AUTH = frozenset(
+    {b"x-forwarded-uri", b"x-forwarded-method", b"x-original-url", b"x-original-method"}
+)
 # Headers a trusted front proxy may set and Portcullis then believes.
-TRUSTED_FORWARDING = frozenset(
-    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id"}
+TRUSTED_FORWARDING = (
+    frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"x-request-id"})
+    | FORWARD_AUTH
 )
 
 

@@ -15,10 +15,12 @@ import orjson
 
 from portcullis.decision import Decision, Reason
 from portcullis.http.request import RequestHead
+from portcullis.session.model import MAX_LOGIN_AGE
 
 __all__ = ["LocalResponse", "decision_response", "error_response", "serialize"]
 
 _JSON = b"application/json"
+_STEP_UP_CODE = "step_up"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,24 +70,29 @@ def decision_response(decision: Decision, head: RequestHead) -> LocalResponse:
 
     Not signed in: browsers are sent to sign in (302, the original URL as ``rd``);
     API clients (JSON, fetch/XHR, other methods than GET/HEAD) get 401 JSON naming
-    the sign-in URL. Denied: 403 with a short reason (HTML escaped, or JSON).
+    the sign-in URL. Signed in too long ago (step-up): the same, with ``max_age``
+    in the sign-in URL; a bearer caller gets 401 with the gate's RFC 9470 challenge.
+    Denied: 403 with a short reason (HTML escaped, or JSON). Refused by a request
+    guardrail: 403, 405, 413, 415, 429 or 400 with the guardrail's message, in JSON.
     """
     request_id, accept = head.request_id, head.accept
     if decision.reason is Reason.UNAUTHENTICATED:
-        login = "/.portcullis/login?" + urlencode({"rd": head.path + head.query.decode("latin-1")})
-        if _is_browser_navigation(head):
-            return LocalResponse(302, b"", headers=((b"Location", login.encode("latin-1")),))
-        response = error_response(
-            401,
-            "Sign-in is required for this resource.",
-            request_id=request_id,
-            accept=b"application/json",
-            code="unauthenticated",
-        )
-        body = orjson.loads(response.body) | {"login_url": login}
-        return LocalResponse(401, orjson.dumps(body), _JSON)
+        return _sign_in(head, {}, "Sign-in is required for this resource.", "unauthenticated")
+    if decision.reason is Reason.STEP_UP:
+        return _step_up(decision, head)
     if decision.reason in _TOKEN_STATUS:
         return _token_denial(decision, head)
+    status = _GUARDRAIL_STATUS.get(decision.reason)
+    if status is not None:
+        # Request guardrails answer machines: JSON with their message, unless HTML is asked for.
+        return error_response(
+            status,
+            decision.detail,
+            request_id=request_id,
+            accept=accept if b"text/html" in accept else _JSON,
+            code=decision.reason.value,
+            headers=decision.response_headers,
+        )
     if decision.reason is Reason.AUTH_UNAVAILABLE:
         # Not a verdict on the token: a 401 would make clients throw good tokens away.
         return error_response(
@@ -113,6 +120,14 @@ def decision_response(decision: Decision, head: RequestHead) -> LocalResponse:
     )
 
 
+_GUARDRAIL_STATUS = {
+    Reason.GUARDRAIL: 403,
+    Reason.METHOD_NOT_ALLOWED: 405,  # with Allow
+    Reason.RATE_LIMITED: 429,  # with Retry-After
+    Reason.BODY_TOO_LARGE: 413,
+    Reason.MALFORMED_BODY: 400,
+    Reason.UNSUPPORTED_BODY: 415,
+}
 _TOKEN_STATUS = {
     Reason.TOKEN_TOO_LARGE: 431,
     Reason.TOKEN_MISSING: 401,
@@ -148,6 +163,41 @@ def _token_denial(decision: Decision, head: RequestHead) -> LocalResponse:
         _JSON,
         headers=((b"WWW-Authenticate", challenge),),
     )
+
+
+def _sign_in(head: RequestHead, extra: dict[str, str], message: str, code: str) -> LocalResponse:
+    """Browsers: 302 to the sign-in URL; API clients: 401 JSON naming it as ``login_url``."""
+    target = head.path + head.query.decode("latin-1")
+    login = "/.portcullis/login?" + urlencode({"rd": target, **extra})
+    if _is_browser_navigation(head):
+        return LocalResponse(302, b"", headers=((b"Location", login.encode("latin-1")),))
+    payload = {"error": code, "message": message, "request_id": head.request_id}
+    return LocalResponse(401, orjson.dumps(payload | {"login_url": login}), _JSON)
+
+
+def _step_up(decision: Decision, head: RequestHead) -> LocalResponse:
+    """RFC 9470 for bearer tokens (the gate wrote the challenge); a fresh sign-in for sessions.
+
+    A rule's age above what a login accepts is capped (stricter, never looser); a
+    step-up without an age asks for a sign-in right now (``max_age=0``).
+    """
+    message = "A more recent sign-in is required for this resource."
+    if decision.challenge:
+        payload: dict[str, str | int] = {
+            "error": _STEP_UP_CODE,
+            "message": message,
+            "request_id": head.request_id,
+        }
+        if decision.max_age is not None:
+            payload["max_age"] = decision.max_age
+        return LocalResponse(
+            401,
+            orjson.dumps(payload),
+            _JSON,
+            headers=((b"WWW-Authenticate", decision.challenge),),
+        )
+    max_age = min(max(decision.max_age or 0, 0), MAX_LOGIN_AGE)
+    return _sign_in(head, {"max_age": str(max_age)}, message, _STEP_UP_CODE)
 
 
 def _is_browser_navigation(head: RequestHead) -> bool:

@@ -6,11 +6,19 @@ upper-case hex (``%2f`` -> ``%2F``: an encoded slash stays data), resolves dot
 segments (RFC 3986 section 5.2.4) and collapses runs of ``/``. It rejects what
 has no single meaning: NUL, backslashes, malformed escapes and paths that do
 not start with ``/``.
+
+``normalize_request_path`` is what the server applies to every request: the same,
+except for an Envoy ext_authz check (``ENVOY_AUTH_PREFIX`` + the original path,
+:mod:`portcullis.auth.forward`), whose original path is normalized on its own so
+that dot segments cannot climb out of the prefix into another endpoint.
 """
 
 from __future__ import annotations
 
-__all__ = ["InvalidPath", "normalize_path"]
+__all__ = ["ENVOY_AUTH_PREFIX", "InvalidPath", "normalize_path", "normalize_request_path"]
+
+ENVOY_AUTH_PREFIX = "/.portcullis/auth/envoy"
+_ENVOY_CHECK = ENVOY_AUTH_PREFIX + "/"
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -34,6 +42,13 @@ def normalize_path(path: str) -> str:
     if "/." in path:
         path = _remove_dot_segments(path)
     return path
+
+
+def normalize_request_path(path: str) -> str:
+    """``normalize_path``, keeping an Envoy check's prefix out of reach of its original path."""
+    if path.startswith(_ENVOY_CHECK):
+        return ENVOY_AUTH_PREFIX + normalize_path(path[len(ENVOY_AUTH_PREFIX) :])
+    return normalize_path(path)
 
 
 def _decode_unreserved(path: str) -> str:

@@ -20,12 +20,15 @@ from typing import Any, cast
 
 import httptools
 
+from portcullis.audit.writer import AuditLog
 from portcullis.config.schema import Limits, Timeouts
 from portcullis.control import ControlEndpoints, Handler
 from portcullis.decision import Gate
+from portcullis.guardrails.monitor import Guardrails
 from portcullis.http.clock import CoarseClock
 from portcullis.http.exchange import Exchange
 from portcullis.http.headers import (
+    FORWARD_AUTH,
     HOP_BY_HOP,
     TRUSTED_FORWARDING,
     TrustedProxies,
@@ -36,7 +39,7 @@ from portcullis.http.headers import (
     valid_request_id,
 )
 from portcullis.http.pages import LocalResponse, error_response, serialize
-from portcullis.http.paths import InvalidPath, normalize_path
+from portcullis.http.paths import InvalidPath, normalize_request_path
 from portcullis.http.request import RequestHead
 from portcullis.http.upstream import UpstreamPool, UpstreamPools
 from portcullis.routing import Router
@@ -108,7 +111,6 @@ class ClientConnection(asyncio.Protocol):
         self._trusted = False
         self._forwarded: tuple[tuple[bytes, bytes], ...] = ()
         self._limits = server.state.limits
-        self._strip = server.state.strip_headers
         self._parser = httptools.HttpRequestParser(self)
         self._paused = 0
         self._active: Exchange | None = None
@@ -131,7 +133,6 @@ class ClientConnection(asyncio.Protocol):
         self._client_ip = peer[0] if isinstance(peer, tuple) else "unix"
         state = server.state
         self._limits = state.limits
-        self._strip = state.strip_headers
         self._trusted = bool(state.trusted) and self._client_ip in state.trusted
         self._forwarded = (
             (b"X-Forwarded-For", self._client_ip.encode()),
@@ -295,13 +296,14 @@ class ClientConnection(asyncio.Protocol):
         accept = b""
         conn_values: list[bytes] | None = None
         forwarded: dict[bytes, list[bytes]] | None = None
+        strip = self.server.state.strip_headers  # per request: a reload may rename them
         for name, value in self._headers:
             lname = name.lower()
             kind = _REQUEST_FIELDS.get(lname)
             if kind is None:
                 if b"_" in lname:
                     lname = canonical(lname)
-                if is_spoofable(lname) or lname in self._strip:
+                if is_spoofable(lname) or lname in strip:
                     if self._trusted and lname in TRUSTED_FORWARDING:
                         if forwarded is None:
                             forwarded = {}
@@ -353,7 +355,7 @@ class ClientConnection(asyncio.Protocol):
             host = ""
         path, sep, query = url.partition(b"?")
         try:
-            normalized = normalize_path(path.decode("latin-1"))
+            normalized = normalize_request_path(path.decode("latin-1"))
         except InvalidPath as exc:
             raise _Reject(400, f"Invalid request path: {exc}.") from None
         expect_continue = False
@@ -373,6 +375,8 @@ class ClientConnection(asyncio.Protocol):
         else:
             request_id = self._trusted_request_id(forwarded) or server.next_request_id()
             keep += self._forwarding_headers(forwarded, authority)
+            if normalized.startswith("/.portcullis/"):  # forward-auth: never forwarded upstream
+                keep += [(n, v) for n, vs in forwarded.items() if n in FORWARD_AUTH for v in vs]
         keep.append((b"X-Request-Id", request_id.encode()))
         return RequestHead(
             method,
@@ -652,6 +656,9 @@ class ProxyServer:
         self._id_prefix = request_id_prefix()
         self._tasks: set[asyncio.Future[Any]] = set()
         self.host_names: dict[bytes, str] = {}
+        self.audit: AuditLog | None = None  # set by the runtime when auditing is on
+        self.audit_public = False  # audit public routes' requests too
+        self.guardrails: Guardrails | None = None  # violations over the decision stream
         self._idle = asyncio.Event()
         self._sweeper: asyncio.TimerHandle | None = None
 

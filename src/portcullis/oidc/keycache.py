@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from portcullis.jose import KeySet
+from portcullis.metrics import JWKS_REFRESHES_ERROR, JWKS_REFRESHES_OK, METRICS
 
 __all__ = ["KeyCache"]
 
@@ -75,8 +76,10 @@ class KeyCache:
             try:
                 keys = KeySet.from_jwks(await self._fetch())
             except Exception as exc:  # keep the last-known-good keys
+                METRICS.cells[JWKS_REFRESHES_ERROR] += 1
                 log.warning("cannot refresh signing keys: %s", exc)
                 return False
+            METRICS.cells[JWKS_REFRESHES_OK] += 1
             self._keys = keys
             self._fetched_at = now
             return True

@@ -23,12 +23,14 @@ from typing import Final
 from portcullis.identity import Identity
 
 __all__ = [
+    "MAX_LOGIN_AGE",
     "PENDING_MAX_AGE",
     "PendingLogin",
     "Session",
     "binding_matches",
     "fingerprint",
     "is_live",
+    "is_login_max_age",
     "new_binding_value",
     "new_pending_login",
     "new_session",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 PENDING_MAX_AGE: Final = 600.0
+MAX_LOGIN_AGE: Final = 2_592_000  # the largest step-up ``max_age`` a login accepts (30 days)
 _REDACTED: Final = "'**********'"
 
 
@@ -121,11 +124,13 @@ class PendingLogin:
     return_to: str
     browser_binding: str  # sha256 hex of the random value kept in the login cookie
     created_at: float
+    max_age: int | None = None  # step-up: the ID token's auth_time must be at most this old
 
     def __repr__(self) -> str:
         return (
             f"PendingLogin(state=<{fingerprint(self.state)}>, provider={self.provider!r}, "
             f"return_to={self.return_to!r}, created_at={self.created_at!r}, "
+            f"max_age={self.max_age!r}, "
             f"nonce={_REDACTED}, code_verifier={_REDACTED}, browser_binding={_REDACTED})"
         )
 
@@ -140,15 +145,23 @@ def _binding_hash(binding_value: str) -> str:
 
 
 def new_pending_login(
-    *, provider: str, return_to: str, binding_value: str, now: float
+    *,
+    provider: str,
+    return_to: str,
+    binding_value: str,
+    now: float,
+    max_age: int | None = None,
 ) -> PendingLogin:
     """A pending login with fresh ``state``, ``nonce`` and a 64-character PKCE verifier.
 
     ``binding_value`` is the browser's login-cookie value: reuse the one the
     browser already sends, so logins started in parallel tabs all stay valid.
+    ``max_age`` (seconds, 0..:data:`MAX_LOGIN_AGE`) makes it a step-up login.
     """
     if not binding_value:
         raise ValueError("a pending login needs a browser binding value")
+    if max_age is not None and not is_login_max_age(max_age):
+        raise ValueError(f"max_age must be an integer from 0 to {MAX_LOGIN_AGE}")
     return PendingLogin(
         state=secrets.token_urlsafe(32),
         nonce=secrets.token_urlsafe(32),
@@ -157,7 +170,13 @@ def new_pending_login(
         return_to=return_to,
         browser_binding=_binding_hash(binding_value),
         created_at=now,
+        max_age=max_age,
     )
+
+
+def is_login_max_age(value: object) -> bool:
+    """Whether ``value`` is a step-up ``max_age`` a login accepts: an int in 0..30 days."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_LOGIN_AGE
 
 
 def binding_matches(pending: PendingLogin, binding_value: str | None) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Final
 import orjson
 
 from portcullis.identity import Identity
-from portcullis.session.model import PendingLogin, Session
+from portcullis.session.model import PendingLogin, Session, is_login_max_age
 
 __all__ = ["dump_pending", "dump_session", "load_pending", "load_session", "storage_key"]
 
@@ -82,6 +82,7 @@ def dump_pending(pending: PendingLogin) -> bytes:
             "return_to": pending.return_to,
             "browser_binding": pending.browser_binding,
             "created_at": pending.created_at,
+            "max_age": pending.max_age,
         }
     )
 
@@ -91,6 +92,9 @@ def load_pending(data: bytes | str, state: str) -> PendingLogin | None:
         obj = orjson.loads(data)
         if not isinstance(obj, dict) or obj.get("v") != _VERSION or obj.get("state") != state:
             return None
+        max_age = obj.get("max_age")  # absent in rows written before step-up existed
+        if max_age is not None and not is_login_max_age(max_age):
+            return None
         return PendingLogin(
             state=state,
             nonce=_text(obj["nonce"]),
@@ -99,6 +103,7 @@ def load_pending(data: bytes | str, state: str) -> PendingLogin | None:
             return_to=_text(obj["return_to"]),
             browser_binding=_text(obj["browser_binding"]),
             created_at=_number(obj["created_at"]),
+            max_age=max_age,
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None

@@ -1,0 +1,138 @@
+"""Which Apache ``<Location>`` sections stand for which Portcullis routes, and safe quoting.
+
+Portcullis picks a route by host specificity first, then by the longest path prefix
+at a segment boundary. Apache merges every ``<Location>``/``<LocationMatch>`` that
+matches, in the order they appear, the later overriding the earlier. So for one
+host, :func:`sections` asks the real :class:`~portcullis.routing.Router` which route
+decides each configured prefix, and lists the prefixes shortest first: Apache then
+applies the rule of the longest matching prefix, as Portcullis does. Prefixes become
+``<LocationMatch "^/prefix(/|$)">`` (a plain ``<Location "/admin">`` would also match
+``/adminx``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from portcullis.config.schema import Config, Route
+from portcullis.routing import Router, host_matches
+
+__all__ = [
+    "GenerateError",
+    "Section",
+    "apache_string",
+    "header_comment",
+    "indent",
+    "pick_host",
+    "safe_token",
+    "sections",
+]
+
+_LITERAL = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_~-")
+_TOKEN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:/@+=-")
+
+
+class GenerateError(ValueError):
+    """The configuration cannot be turned into Apache configuration as asked (names the flag)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One Apache section: the route (by index) that decides the paths under ``prefix``."""
+
+    prefix: str
+    case_insensitive: bool
+    index: int
+    route: Route
+
+    @property
+    def open(self) -> str:
+        if self.prefix == "/":
+            return '<Location "/">'
+        pattern = "^" + _regex(self.prefix.rstrip("/")) + "(/|$)"
+        if self.case_insensitive:
+            pattern = "(?i)" + pattern
+        return f'<LocationMatch "{pattern}">'
+
+    @property
+    def close(self) -> str:
+        return "</Location>" if self.prefix == "/" else "</LocationMatch>"
+
+    @property
+    def label(self) -> str:
+        return f"routes[{self.index}] host {self.route.host} path {self.route.path}"
+
+
+def pick_host(config: Config, host: str | None) -> str:
+    """The host whose routes are written: ``--host``, or the only host the routes name."""
+    if host is not None:
+        name = host.strip().lower().rstrip(".")
+        if not name or not _TOKEN.issuperset(name) or "*" in name:
+            raise GenerateError(f"--host: {host!r} is not a host name")
+        if not any(host_matches(r.host, name) for r in config.routes):
+            raise GenerateError(f"--host: no route in the configuration matches {name!r}")
+        return name
+    named = sorted({r.host for r in config.routes if r.host != "*"})
+    if not named:
+        return ""  # only '*' routes: they apply to every host
+    if len(named) == 1 and not named[0].startswith("*."):
+        return named[0]
+    raise GenerateError(
+        f"the routes name several hosts ({', '.join(named)}): pick one with --host "
+        "(Apache's sections cannot tell hosts apart; put each host's output in its VirtualHost)"
+    )
+
+
+def sections(config: Config, host: str) -> list[Section]:
+    """The sections for ``host``, shortest prefix first (Apache: the later one wins)."""
+    router: Router[None] = Router(config.routes, lambda route: None)
+    found: dict[tuple[str, bool], Section] = {}
+    for route in config.routes:
+        if not host_matches(route.host, host):
+            continue
+        case_insensitive = bool(getattr(route, "case_insensitive", False))
+        key = (route.path.rstrip("/") or "/", case_insensitive)
+        target = router.match(host, route.path)
+        if target is None or key in found:
+            continue
+        found[key] = Section(key[0], case_insensitive, target.index, target.config)
+    return sorted(found.values(), key=lambda s: (len(s.prefix), s.prefix))
+
+
+def _regex(path: str) -> str:
+    """A PCRE for the *decoded* path Apache matches: escapes become bytes, the rest literal."""
+    out = []
+    for byte in unquote_to_bytes(path):
+        if byte in _LITERAL:
+            out.append(chr(byte))
+        else:
+            out.append("\\." if byte == 0x2E else f"\\x{byte:02x}")
+    return "".join(out)
+
+
+def safe_token(value: str) -> bool:
+    """Whether ``value`` can appear in a ``Require`` line and an ap_expr regex unquoted."""
+    return bool(value) and _TOKEN.issuperset(value)
+
+
+def apache_string(value: str) -> str:
+    """``value`` as a double-quoted Apache argument (``"`` and ``\\`` escaped)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def header_comment(mode: str, source: str, host: str, lines: Iterable[str] = ()) -> list[str]:
+    """The comment block every generated file starts with."""
+    where = f"host {host}" if host else "every host (the routes use host '*')"
+    text = [
+        f"# Generated by `portcullis apache-config --mode {mode}` from {source}, for {where}.",
+        "# Regenerate it when the routes change; edits by hand are lost.",
+    ]
+    text.extend(f"# {line}" if line else "#" for line in lines)
+    return text
+
+
+def indent(lines: Sequence[str], depth: int = 1) -> list[str]:
+    pad = "  " * depth
+    return [pad + line if line else line for line in lines]

@@ -1,0 +1,111 @@
+"""Audit records for requests: what the proxy queues per decision, built at flush time.
+
+The request path queues a tuple (:meth:`AuditLog.defer`): the wall-clock time, the
+request head, the route, the gate's :class:`~portcullis.decision.Decision`, the status
+answered and the duration. :func:`request_record` turns it into an :class:`AuditRecord`
+off the request path. Who the caller is comes from the decision's
+:class:`AuditSubject`, built once per session or verified token by the gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from portcullis.audit.record import AuditIdentity, AuditRecord, AuditRoute, Event
+from portcullis.decision import Decision, Reason
+from portcullis.http.request import RequestHead
+
+__all__ = ["SESSION_EXPIRED_RULE", "AuditSubject", "event_of", "request_record"]
+
+SESSION_EXPIRED_RULE = "session-expired"
+"""The ``rule`` of the gate's denial for a session past its timeouts (or revoked)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSubject:
+    """Who made a request, and with what credential's times (never the credential)."""
+
+    identity: AuditIdentity
+    token_id: str | None = None
+    issued_at: float | None = None  # the token's iat
+    expires_at: float | None = None  # the token's exp
+    session_created: float | None = None  # the session's sign-in
+
+
+def event_of(decision: Decision) -> Event:
+    """The audit event a decision stands for."""
+    if decision.allow:
+        return Event.MONITOR_DENY if decision.monitored else Event.ALLOW
+    reason = decision.reason
+    if reason is Reason.STEP_UP or reason is Reason.INSUFFICIENT_CLAIMS:
+        return Event.STEP_UP
+    if reason is Reason.INVALID_TOKEN or reason is Reason.TOKEN_TOO_LARGE:
+        return Event.TOKEN_REJECTED
+    if decision.rule == SESSION_EXPIRED_RULE:
+        return Event.SESSION_EXPIRED
+    return Event.DENY
+
+
+_ROUTES: dict[int, tuple[Any, AuditRoute]] = {}
+
+
+def _route(target: Any) -> AuditRoute | None:
+    if target is None:
+        return None
+    known = _ROUTES.get(id(target))
+    if known is None or known[0] is not target:
+        if len(_ROUTES) > 4096:
+            _ROUTES.clear()
+        known = _ROUTES[id(target)] = (target, AuditRoute.of(target))
+    return known[1]
+
+
+def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
+    wall: float,
+    head: RequestHead,
+    target: Any,
+    decision: Decision,
+    status: int,
+    seconds: float,
+) -> AuditRecord:
+    """The record of one decided request (called at flush time)."""
+    subject: AuditSubject | None = decision.subject
+    reasons: tuple[str, ...] = decision.reasons
+    if not reasons and decision.explain is not None and not decision.allow:
+        reasons = decision.explain()
+    if decision.monitored:
+        reasons = (*reasons, *(f"would deny: {m}" for m in decision.monitored))
+    token_age = token_remaining = token_lifetime = session_age = None
+    token_id = None
+    if subject is not None:
+        token_id = subject.token_id
+        if subject.issued_at is not None:
+            token_age = round(wall - subject.issued_at, 3)
+        if subject.expires_at is not None:
+            token_remaining = round(subject.expires_at - wall, 3)
+            if subject.issued_at is not None:
+                token_lifetime = subject.expires_at - subject.issued_at
+        if subject.session_created is not None:
+            session_age = round(wall - subject.session_created, 3)
+    return AuditRecord(
+        time=wall,
+        event=event_of(decision),
+        request_id=head.request_id,
+        identity=subject.identity if subject is not None else None,
+        route=_route(target),
+        method=head.method,
+        path=head.path,
+        source_ip=head.client_ip,
+        reason=decision.reason.value,
+        rule=decision.rule or None,
+        reasons=reasons,
+        token_id=token_id,
+        token_age=token_age,
+        token_remaining=token_remaining,
+        token_lifetime=token_lifetime,
+        session_age=session_age,
+        status=status or None,
+        duration_ms=round(seconds * 1000, 3),
+        detail=None if decision.allow else (decision.detail or None),
+    )

@@ -1,0 +1,152 @@
+"""The queryable store: one SQLite table, WAL mode, shared by the workers of one machine.
+
+Each row is one sealed record: the JSON line in ``record`` (``json_extract``
+works on it) and copies of the fields queries filter on, indexed. The copies
+are checked against the record by ``portcullis audit verify``. Rows are only
+ever inserted; ``id`` is the storage order.
+
+A batch is one transaction. With ``durable=True`` (``durability: sync``) the
+database runs ``synchronous=FULL`` so each commit is on disk when it returns;
+otherwise ``NORMAL`` (WAL: a power loss may lose the last commits, never
+corrupt the file). The file is created mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote
+
+from portcullis.audit.chain import split_line
+from portcullis.audit.sink import Sealed
+
+__all__ = ["COLUMNS", "SCHEMA_VERSION", "SqliteSink", "connect_readonly"]
+
+SCHEMA_VERSION: Final = 1
+
+COLUMNS: Final = (
+    "time",
+    "chain",
+    "seq",
+    "event",
+    "tenant_id",
+    "object_id",
+    "kind",
+    "acting_for",
+    "route",
+    "route_host",
+    "route_path",
+    "reason",
+    "client_id",
+    "token_id",
+    "token_lifetime",
+)
+"""Record fields copied into columns of the same name (``record`` holds the whole line)."""
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    chain TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    tenant_id TEXT,
+    object_id TEXT,
+    kind TEXT,
+    acting_for TEXT,
+    route INTEGER,
+    route_host TEXT,
+    route_path TEXT,
+    reason TEXT,
+    client_id TEXT,
+    token_id TEXT,
+    token_lifetime REAL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);
+CREATE INDEX IF NOT EXISTS audit_by_identity ON audit (object_id, tenant_id);
+CREATE INDEX IF NOT EXISTS audit_by_acting_for ON audit (acting_for);
+CREATE INDEX IF NOT EXISTS audit_by_kind ON audit (kind);
+CREATE INDEX IF NOT EXISTS audit_by_route ON audit (route_host, route_path);
+CREATE INDEX IF NOT EXISTS audit_by_event ON audit (event);
+CREATE INDEX IF NOT EXISTS audit_by_reason ON audit (reason);
+"""
+_INSERT: Final = (  # built from the constant COLUMNS only
+    f"INSERT INTO audit ({', '.join(COLUMNS)}, record) "  # noqa: S608
+    f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
+)
+
+
+class SqliteSink:
+    name = "sqlite"
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, durable: bool = False, busy_timeout: float = 2.0
+    ) -> None:
+        self.path = os.fspath(path)
+        if self.path != ":memory:" and not os.path.exists(self.path):
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        self._db = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"audit store {self.path!r} has schema version {version}; "
+                    f"this Portcullis understands up to {SCHEMA_VERSION}"
+                )
+            self._db.executescript(_SCHEMA)
+            if version < SCHEMA_VERSION:
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            self._db.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"SqliteSink({self.path!r})"
+
+    def write(self, batch: Sequence[Sealed]) -> None:
+        rows = [
+            (*[entry.body.get(column) for column in COLUMNS], entry.line.decode())
+            for entry in batch
+        ]
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(_INSERT, rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def sync(self) -> None:
+        """Commits are durable as configured; nothing is buffered in between."""
+
+    def close(self) -> None:
+        self._db.close()
+
+    def last_hash(self) -> str | None:
+        row = self._db.execute("SELECT record FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        split = split_line(row[0].encode()) if row else None
+        return split[1] if split else None
+
+
+def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open an existing store for reading only (``sqlite3.OperationalError`` if it is not one)."""
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise sqlite3.OperationalError(f"{name}: no such file")
+    uri = f"file:{quote(str(Path(name).absolute()))}?mode=ro"
+    db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        db.execute("SELECT count(*) FROM audit WHERE id < 0").fetchone()
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db

@@ -1,0 +1,276 @@
+"""Forward-auth through a real nginx (``auth_request``) in front of a real Apache upstream.
+
+Browser → nginx → (subrequest ``/.portcullis/auth`` → Portcullis) → Apache's echo CGI.
+nginx is configured as docs/apache.md says: ``X-Original-URL``/``X-Original-Method`` on
+the subrequest, ``auth_request_set`` + ``proxy_set_header`` for every identity header,
+``error_page 401`` redirecting to the URL Portcullis names in ``X-Portcullis-Login``.
+Sign-in is real: the npm oidc-provider, Portcullis' login and callback (proxied by nginx).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portcullis.config.auth_schema import IdentityHeaders
+from tests.support.apache import Apache, run_apache
+from tests.support.oidc_provider import BASIC, OidcProvider, run_oidc_provider, setup_problem
+from tests.support.proxy import Proxy, run_proxy, wait_for_port
+from tests.support.signin import Browser, callback_url, free_ports, sign_in, sign_in_config
+
+pytestmark = pytest.mark.apache
+
+NGINX = Path("/usr/sbin/nginx")
+ECHO = "/admin/echo.cgi"
+IDENTITY_FIELDS = tuple(IdentityHeaders().model_dump().items())
+
+
+def nginx_conf(root: Path, port: int, portcullis: int, upstream: int) -> str:
+    """The nginx configuration of docs/apache.md, on loopback ports, files under ``root``."""
+    sets = "\n".join(
+        f"      auth_request_set $pc_{field} $upstream_http_{header.lower().replace('-', '_')};\n"
+        f"      proxy_set_header {header} $pc_{field};"
+        for field, header in IDENTITY_FIELDS
+    )
+    temps = "\n".join(f"  {kind}_temp_path {root}/tmp/{kind};" for kind in ("client_body", "proxy"))
+    user = "user root;" if os.geteuid() == 0 else ""
+    return f"""\
+daemon off;
+{user}
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+  access_log {root}/access.log;
+{temps}
+  fastcgi_temp_path {root}/tmp/fastcgi;
+  uwsgi_temp_path {root}/tmp/uwsgi;
+  scgi_temp_path {root}/tmp/scgi;
+  upstream portcullis {{ server 127.0.0.1:{portcullis}; }}
+  upstream app {{ server 127.0.0.1:{upstream}; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location = /.portcullis/auth {{
+      internal;
+      proxy_pass http://portcullis;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-Uri "";
+    }}
+    location ^~ /.portcullis/auth/ {{ return 404; }}
+    location /.portcullis/ {{
+      proxy_pass http://portcullis;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }}
+    location @portcullis_login {{
+      if ($pc_login) {{ return 302 $pc_login; }}
+      return 401;
+    }}
+    location / {{
+      auth_request /.portcullis/auth;
+      auth_request_set $pc_login $upstream_http_x_portcullis_login;
+      error_page 401 = @portcullis_login;
+{sets}
+      proxy_pass http://app;
+    }}
+  }}
+}}
+"""
+
+
+@dataclass
+class Nginx:
+    port: int
+    root: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def error_log(self) -> str:
+        path = self.root / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextmanager
+def run_nginx(port: int, portcullis: int, upstream: int) -> Iterator[Nginx]:
+    if not NGINX.exists():
+        pytest.fail(
+            f"{NGINX} is missing: install Debian's nginx (scripts/system-deps.sh)", pytrace=False
+        )
+    root = Path(tempfile.mkdtemp(prefix="portcullis-nginx-"))
+    try:
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (root / "tmp" / kind).mkdir(parents=True)
+        conf = root / "nginx.conf"
+        conf.write_text(nginx_conf(root, port, portcullis, upstream))
+        with open(root / "startup.log", "wb") as startup:
+            process = subprocess.Popen(
+                [str(NGINX), "-c", str(conf), "-p", str(root)],
+                stdout=startup,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = Nginx(port, root, process)
+        try:
+            try:
+                wait_for_port(port, timeout=10)
+            except TimeoutError:
+                startup_log = (root / "startup.log").read_text(errors="replace")
+                raise RuntimeError(f"nginx did not start:\n{startup_log}") from None
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# fixtures --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ports() -> tuple[int, int]:
+    """(nginx, Portcullis)."""
+    nginx_port, portcullis_port = free_ports(2)
+    return nginx_port, portcullis_port
+
+
+@pytest.fixture(scope="module")
+def provider(ports: tuple[int, int]) -> Iterator[OidcProvider]:
+    problem = setup_problem()
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    with run_oidc_provider(redirect_uris=[callback_url(ports[0])]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Apache]:
+    def config(root: Path) -> str:
+        return "".join(f'ScriptAlias {p} "{root}/cgi-bin/"\n' for p in ("/admin/", "/public/"))
+
+    with run_apache(large_size=1 << 16, extra_config=config) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def portcullis(
+    ports: tuple[int, int],
+    provider: OidcProvider,
+    upstream: Apache,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Proxy]:
+    nginx_port, portcullis_port = ports
+    tmp = tmp_path_factory.mktemp("forward-auth")
+    config: dict[str, Any] = sign_in_config(
+        port=portcullis_port, op=provider, client_id=BASIC, upstream=upstream.url, state_dir=tmp
+    )
+    config["listen"]["trusted_proxies"] = ["127.0.0.1/32"]
+    config["auth"]["external_url"] = f"http://127.0.0.1:{nginx_port}"
+    with run_proxy(config, tmp, args=("--workers", "1")) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def nginx(ports: tuple[int, int], portcullis: Proxy, upstream: Apache) -> Iterator[Nginx]:
+    with run_nginx(ports[0], ports[1], upstream.port) as server:
+        yield server
+
+
+def signed_in(nginx: Nginx, user: str) -> Browser:
+    browser = Browser()
+    done = sign_in(browser, nginx.url, user=user, rd=ECHO)
+    assert (done.status, done.location) == (302, ECHO), done.body[:300]
+    return browser
+
+
+def echoed_headers(browser: Browser, url: str, **headers: str) -> dict[str, str]:
+    response = browser.get(url, **headers)
+    assert response.status == 200, (response.status, response.body[:300])
+    found: dict[str, str] = response.json()["headers"]
+    return found
+
+
+# tests -----------------------------------------------------------------------------------------
+def test_anonymous_browser_is_sent_to_sign_in_with_the_original_url(nginx: Nginx) -> None:
+    response = Browser().get(f"{nginx.url}{ECHO}?a=1&b=two%20words", accept="text/html")
+    assert response.status == 302, response.body[:300]
+    location = urllib.parse.urlsplit(response.location)
+    assert location.path == "/.portcullis/login"
+    rd = urllib.parse.parse_qs(location.query)["rd"]
+    assert rd == [f"{ECHO}?a=1&b=two%20words"]
+
+
+def test_anonymous_api_client_gets_401(nginx: Nginx) -> None:
+    response = Browser().get(f"{nginx.url}{ECHO}", accept="application/json")
+    assert response.status == 401
+    assert not response.location
+
+
+def test_signed_in_with_role_reaches_the_upstream_with_identity_headers(
+    nginx: Nginx, provider: OidcProvider
+) -> None:
+    browser = signed_in(nginx, "alice")
+    headers = echoed_headers(browser, f"{nginx.url}{ECHO}")
+    assert "alice" in headers["x-portcullis-user"]
+    assert headers["x-portcullis-roles"] == "Portal.Admin"
+    assert headers["x-portcullis-kind"] == "user"
+    assert headers["x-portcullis-assertion"].count(".") == 2
+
+
+def test_role_missing_is_403(nginx: Nginx) -> None:
+    browser = signed_in(nginx, "bob")
+    assert browser.get(f"{nginx.url}{ECHO}").status == 403
+    assert browser.get(f"{nginx.url}/public/echo.cgi").status == 200
+
+
+def test_client_spoofed_identity_headers_never_reach_the_upstream(nginx: Nginx) -> None:
+    spoof = {"x_portcullis_user": "admin", "x_portcullis_roles": "Portal.Admin"}
+    anonymous = echoed_headers(Browser(), f"{nginx.url}/public/echo.cgi", **spoof)
+    assert "x-portcullis-user" not in anonymous
+    assert "x-portcullis-roles" not in anonymous
+    bob = echoed_headers(signed_in(nginx, "bob"), f"{nginx.url}/cgi-bin/echo.cgi", **spoof)
+    assert "bob" in bob["x-portcullis-user"]
+    assert bob.get("x-portcullis-roles", "") == ""
+    assert Browser().get(f"{nginx.url}{ECHO}", **spoof).status == 302
+
+
+def test_the_auth_endpoint_is_not_reachable_from_outside(nginx: Nginx) -> None:
+    assert Browser().get(f"{nginx.url}/.portcullis/auth").status == 404
+    assert Browser().get(f"{nginx.url}/.portcullis/auth/envoy{ECHO}").status == 404
+
+
+def test_forward_auth_headers_are_never_forwarded_upstream(portcullis: Proxy) -> None:
+    """From a trusted proxy, X-Forwarded-Uri & co. describe a check; on a proxied request
+    they are dropped like any forwarding header."""
+    spoof = {
+        "x_forwarded_uri": "/admin",
+        "x_original_url": "http://127.0.0.1/admin",
+        "x_original_method": "GET",
+        "x_forwarded_method": "GET",
+    }
+    headers = echoed_headers(Browser(), f"{portcullis.url}/public/echo.cgi", **spoof)
+    for name in ("x-forwarded-uri", "x-original-url", "x-original-method", "x-forwarded-method"):
+        assert name not in headers
