@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,9 +73,41 @@ def test_make_demo_signs_alice_in_and_refuses_bob_on_admin(tmp_path: Path) -> No
         # Without a token (and not signed in), the API answers 401 with RFC 6750 headers.
         anonymous = Browser().get(base + "/api/reports", headers={"Accept": "application/json"})
         assert anonymous.status == 401
+        for _ in range(4):  # a scripted burst of refusals: with the one above, five
+            assert bob.get(base + "/admin", headers={"Accept": "text/html"}).status == 403
+        config = str(state / "portcullis.yaml")
+        violations = _audit("query", "-c", config, "--event", "violation", "--json", wait=True)
+        assert json.loads(violations.stdout.splitlines()[0])["rule"] == "probing"
     finally:
         demo.send_signal(signal.SIGTERM)
         output = demo.communicate(timeout=30)[0].decode()
     assert demo.returncode == 0, output
     assert "alice" in output and "http://127.0.0.1:4180/" in output
     assert bot_curl(9400, 4180) in output
+    # Who did what, with reasons; the chain verifies; token lifetimes are reported.
+    table = _audit("query", "-c", config).stdout
+    assert "sign-in" in table and "deny" in table and "/admin" in table and "forbidden" in table
+    assert _audit("verify", "-c", config).returncode == 0
+    tokens = _audit("tokens", "-c", config)
+    assert "reporting-bot" in tokens.stdout, tokens.stdout
+    store = state / "audit.db"
+    data = bytearray(store.read_bytes())
+    at = data.find(b'"path":"/admin"')
+    data[at + 9] = ord("A")  # one byte of one record
+    store.write_bytes(bytes(data))
+    assert _audit("verify", "-c", config).returncode == 1
+
+
+def _audit(*args: str, wait: bool = False) -> subprocess.CompletedProcess[str]:
+    """``portcullis audit ARGS``; with ``wait``, until it prints something (records are batched)."""
+    deadline = time.monotonic() + 5
+    while True:
+        done = subprocess.run(
+            [sys.executable, "-m", "portcullis", "audit", *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if not wait or done.stdout.strip() or time.monotonic() > deadline:
+            return done
+        time.sleep(0.1)

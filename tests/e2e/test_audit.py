@@ -25,6 +25,7 @@ from portcullis.devidp import DevIdp
 from portcullis.devidp.defaults import BOT_CLIENT_ID, BOT_CLIENT_SECRET, DEMO_API_ID, DEMO_API_URI
 from tests.auth.browser import Browser
 from tests.e2e.policy_support import EchoUpstream, app_token, run_echo, send, tenant
+from tests.guardrails.receiver import receiver
 from tests.support.proxy import Proxy, free_port, run_proxy
 
 SESSION_KEY = "audit-e2e-session-key-0123456789abcdef0123"
@@ -272,3 +273,80 @@ def test_sigterm_under_load_loses_no_record(
         ).fetchone()
     assert written == answered[0]
     assert _verify(Path(proxy.config_path)).returncode == 0
+
+
+def test_a_burst_of_denials_raises_a_violation_an_alert_and_a_block(
+    idp: DevIdp, echo: EchoUpstream, port: int, tmp_path: Path
+) -> None:
+    config = _config(idp, echo, port, tmp_path)
+    config["auth"]["session"]["idle_timeout"] = 3600
+    with receiver() as hook:
+        config["guardrails"] = {
+            "rules": [
+                {
+                    "name": "probing",
+                    "kind": "denials",
+                    "count": 3,
+                    "window_minutes": 1,
+                    "severity": "high",
+                    "block": {"minutes": 5},
+                }
+            ],
+            "webhooks": [{"url": {"value": hook.url}, "format": "json"}],
+            "blocks": {"sqlite_path": str(tmp_path / "blocks.db")},
+        }
+        with run_proxy(config, tmp_path) as proxy:
+            bob = Browser()
+            assert bob.login(proxy.url, "bob").status == 302
+            assert send(f"{proxy.url}/app/x", bob).status == 200
+            for _ in range(3):  # the scripted burst: three refusals in a row
+                assert send(f"{proxy.url}/admin/x", bob).status == 403
+            [alert] = hook.wait_for(1)
+            sent = json.loads(alert.body)["violation"]
+            assert sent["rule"] == "probing" and sent["severity"] == "high"
+            assert sent["identity"] == f"{idp.tenant_id}/{bob_oid(idp)}"
+            blocked = send(f"{proxy.url}/app/x", bob)  # blocked now, even where allowed
+            assert blocked.status == 403
+            assert json.loads(blocked.body)["error"] == "blocked"
+            [violation] = _wait_for(proxy, "violation")
+            assert violation["rule"] == "probing" and violation["object_id"] == bob_oid(idp)
+            listed = _blocks(proxy, "list")
+            assert bob_oid(idp) in listed.stdout
+            lifted = _blocks(proxy, "lift", f"{idp.tenant_id}/{bob_oid(idp)}")
+            assert lifted.returncode == 0, lifted.stdout + lifted.stderr
+            deadline = time.monotonic() + 5
+            while send(f"{proxy.url}/app/x", bob).status != 200:
+                assert time.monotonic() < deadline, "the lifted block still applies"
+                time.sleep(0.2)
+
+
+def _blocks(proxy: Proxy, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portcullis",
+            "blocks",
+            args[0],
+            "-c",
+            str(proxy.config_path),
+            *args[1:],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_activity_keeps_a_session_alive_past_a_short_idle_timeout(
+    idp: DevIdp, echo: EchoUpstream, port: int, tmp_path: Path
+) -> None:
+    config = _config(idp, echo, port, tmp_path)  # idle_timeout: 2 s
+    with run_proxy(config, tmp_path) as proxy:
+        carol = Browser()
+        assert carol.login(proxy.url, "carol").status == 302
+        for _ in range(8):  # 3.2 s of activity, never idle for 2 s
+            assert send(f"{proxy.url}/app/x", carol).status == 200
+            time.sleep(0.4)
+        time.sleep(2.3)
+        assert send(f"{proxy.url}/app/x", carol).status == 401  # now idle too long

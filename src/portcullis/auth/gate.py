@@ -44,7 +44,8 @@ __all__ = ["SESSION_PURPOSE", "AuthGate"]
 log = logging.getLogger("portcullis.auth")
 
 SESSION_PURPOSE = b"session"
-_TOUCH_AFTER = 60.0  # write last_seen back at most once a minute per session
+_TOUCH_AFTER = 60.0  # write last_seen back at most once a minute per session (or a quarter of
+# the idle timeout when that is shorter, so activity always keeps a session alive)
 _MAX_REMEMBERED = 50_000
 _NO_SESSION = Decision(False, Reason.UNAUTHENTICATED, "no session")
 _EXPIRED = Decision(
@@ -88,6 +89,7 @@ class AuthGate:
         self._groups = groups
         self._clock = clock
         self._guardrails = guardrails  # the worker's stream guardrails, when configured
+        self._touch_after = min(_TOUCH_AFTER, settings.idle_timeout / 4)
         self._guards = GuardRegistry()  # compiled request guardrails, with their rate limits
         # Cookie header value -> (session id, value to forward): skips parsing and AES per request.
         self._cookies: dict[bytes, tuple[str | None, bytes | None]] = {}
@@ -132,7 +134,7 @@ class AuthGate:
             absolute_timeout=settings.absolute_timeout,
         ):
             return _EXPIRED
-        if now - session.last_seen > _TOUCH_AFTER:
+        if now - session.last_seen > self._touch_after:
             self._touch(session, now)
         return self._admit(
             session.id, session.identity, request, route, None, since=session.created_at

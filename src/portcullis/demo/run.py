@@ -107,6 +107,18 @@ def demo_config(app_port: int, proxy_port: int, idp_port: int, state: Path) -> d
         },
         # `portcullis audit query -c .demo/portcullis.yaml` reads who did what from here.
         "audit": {"sqlite": {"path": str((state / "audit.db").resolve())}},
+        # Five refusals within a minute raise a violation (an audit record and a log line).
+        "guardrails": {
+            "rules": [
+                {
+                    "name": "probing",
+                    "kind": "denials",
+                    "count": 5,
+                    "window_minutes": 1,
+                    "severity": "high",
+                }
+            ]
+        },
     }
 
 
