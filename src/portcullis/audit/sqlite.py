@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from portcullis.audit.chain import split_line
 from portcullis.audit.sink import Sealed
+from portcullis.sqlite_file import open_store
 
 __all__ = ["COLUMNS", "SCHEMA_VERSION", "SqliteSink", "connect_readonly"]
 
@@ -87,26 +88,14 @@ class SqliteSink:
         self, path: str | os.PathLike[str], *, durable: bool = False, busy_timeout: float = 2.0
     ) -> None:
         self.path = os.fspath(path)
-        if self.path != ":memory:" and not os.path.exists(self.path):
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-        self._db = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        self._db = open_store(
+            self.path,
+            what="audit store",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            busy_timeout=busy_timeout,
+            durable=durable,
         )
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"audit store {self.path!r} has schema version {version}; "
-                    f"this Portcullis understands up to {SCHEMA_VERSION}"
-                )
-            self._db.executescript(_SCHEMA)
-            if version < SCHEMA_VERSION:
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            self._db.close()
-            raise
 
     def __repr__(self) -> str:
         return f"SqliteSink({self.path!r})"

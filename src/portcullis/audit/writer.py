@@ -38,6 +38,7 @@ log = logging.getLogger("portcullis.audit")
 
 Durability = Literal["batched", "sync"]
 MAX_BATCH: Final = 256  # records per flush callback: bounds how long one flush holds the loop
+_Entry = AuditRecord | tuple[Callable[..., AuditRecord], tuple[object, ...]]  # made, or to make
 
 
 class AuditLog:
@@ -66,7 +67,7 @@ class AuditLog:
         self._interval = flush_interval
         self._queue_max = queue_max
         self._max_batch = max_batch
-        self._queue: list[AuditRecord | tuple[Callable[..., AuditRecord], tuple[object, ...]]] = []
+        self._queue: list[_Entry] = []
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._open = bool(self.sinks)  # no sinks: auditing is off, record() is a no-op
         self._closed = False
@@ -81,23 +82,14 @@ class AuditLog:
 
     def record(self, record: AuditRecord) -> None:
         """Queue ``record`` for the sinks. Never blocks (except with ``durability: sync``)."""
-        if not self._open:
-            if self._closed:
-                self._drop_after_close()
-            return
-        queue = self._queue
-        if len(queue) >= self._queue_max:
-            self.dropped += 1
-            return
-        queue.append(record)
-        if self.durability == "sync":
-            self.flush()
-        elif self._timer is None:
-            self._timer = self._loop.call_later(self._interval, self._on_timer)
+        self._enqueue(record)
 
     def defer(self, make: Callable[..., AuditRecord], *args: object) -> None:
         """Queue ``make(*args)``, called at flush time: the request path pays for a tuple,
         not for building the record. ``args`` must not change after the call."""
+        self._enqueue((make, args))
+
+    def _enqueue(self, entry: _Entry) -> None:
         if not self._open:
             if self._closed:
                 self._drop_after_close()
@@ -106,7 +98,7 @@ class AuditLog:
         if len(queue) >= self._queue_max:
             self.dropped += 1
             return
-        queue.append((make, args))
+        queue.append(entry)
         if self.durability == "sync":
             self.flush()
         elif self._timer is None:

@@ -16,9 +16,10 @@ created with mode 0600. Expired rows are purged when a block is added.
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
 from typing import Final
+
+from portcullis.sqlite_file import open_store
 
 __all__ = ["Block", "BlockStore"]
 
@@ -49,26 +50,13 @@ class BlockStore:
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 2.0) -> None:
         self._path = os.fspath(path)
-        if self._path != ":memory:" and not os.path.exists(self._path):
-            os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
-        self._db = sqlite3.connect(
-            self._path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        self._db = open_store(
+            self._path,
+            what="block store",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            busy_timeout=busy_timeout,
         )
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"block store {self._path!r} has schema version {version}; "
-                    f"this Portcullis understands up to {SCHEMA_VERSION}"
-                )
-            self._db.executescript(_SCHEMA)
-            if version < SCHEMA_VERSION:
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            self._db.close()
-            raise
         self._active: dict[str, float] = {}  # identity -> until
         self._version = -1
         self.refresh(force=True)

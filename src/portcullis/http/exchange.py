@@ -367,9 +367,7 @@ class Exchange:
         conn = self.upstream
         self.upstream = None
         if conn is not None:
-            conn.pool.busy.discard(conn)
-            conn.exchange = None
-            conn.abort()
+            conn.discard()
         self.finished = True
         self._record()
         self.client.abort()
@@ -534,9 +532,7 @@ class Exchange:
             return
         self.upstream = None
         if conn is not None:
-            conn.pool.busy.discard(conn)
-            conn.exchange = None
-            conn.abort()
+            conn.discard()
         if self.response_started:
             self.finished = True
             self._record()
@@ -551,9 +547,7 @@ class Exchange:
         conn = self.upstream
         self.upstream = None
         if conn is not None:
-            conn.pool.busy.discard(conn)
-            conn.exchange = None
-            conn.abort()
+            conn.discard()
 
     def _record(self) -> None:
         """Queue the audit record of the decision, once the exchange is over (no I/O here)."""
@@ -622,9 +616,7 @@ class Exchange:
         if self.upstream is not None:
             conn = self.upstream
             self.upstream = None
-            conn.pool.busy.discard(conn)
-            conn.exchange = None
-            conn.abort()
+            conn.discard()
         head = self.head
         self.status = response.status
         self.response_started = True

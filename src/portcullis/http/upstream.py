@@ -188,6 +188,12 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def discard(self) -> None:
+        """Its exchange ended mid-way: it leaves the pool's books and is cut, never reused."""
+        self.pool.busy.discard(self)
+        self.exchange = None
+        self.abort()
+
     def on_deadline(self) -> None:
         exchange = self.exchange
         if exchange is not None:

@@ -35,6 +35,7 @@ from portcullis.session.serial import (
     storage_key,
 )
 from portcullis.session.store import checked_ttl
+from portcullis.sqlite_file import open_store
 
 __all__ = ["SqliteStore"]
 
@@ -57,6 +58,15 @@ CREATE TABLE IF NOT EXISTS pending (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pending_by_expiry ON pending (expires);
 """
+# After the table has the column, whether it was created with it or migrated to it.
+_IDP_SESSION_INDEX: Final = (
+    "CREATE INDEX IF NOT EXISTS sessions_by_idp_session ON sessions (idp_session);\n"
+)
+
+
+def _migrate(db: sqlite3.Connection, found: int) -> None:
+    if found == 1:  # 1 -> 2: front-channel logout finds sessions by IdP session
+        db.execute("ALTER TABLE sessions ADD COLUMN idp_session TEXT")
 
 
 class SqliteStore:
@@ -72,31 +82,14 @@ class SqliteStore:
         self._clock = clock
         self._purge_interval = purge_interval
         self._next_purge = clock()
-        if self._path != ":memory:" and not os.path.exists(self._path):
-            os.close(os.open(self._path, os.O_CREAT | os.O_RDWR, 0o600))
-        self._db = sqlite3.connect(
-            self._path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        self._db = open_store(
+            self._path,
+            what="session store",
+            schema=_SCHEMA + _IDP_SESSION_INDEX,
+            version=SCHEMA_VERSION,
+            busy_timeout=busy_timeout,
+            migrate=_migrate,
         )
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"session store {self._path!r} has schema version {version}; "
-                    f"this Portcullis understands up to {SCHEMA_VERSION}"
-                )
-            if version == 1:  # 1 -> 2: front-channel logout finds sessions by IdP session
-                self._db.execute("ALTER TABLE sessions ADD COLUMN idp_session TEXT")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS sessions_by_idp_session ON sessions (idp_session)"
-            )
-            if version < SCHEMA_VERSION:
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            self._db.close()
-            raise
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
