@@ -155,3 +155,43 @@ def test_a_monitored_route_lets_the_refused_through(policy_proxy: Proxy, bob_coo
         resp = conn.exchange("GET", "/watched/x", headers=[("Cookie", bob_cookie)])
     assert resp.status == 200
     assert resp.json()["path"] == "/watched/x"
+
+
+@pytest.fixture(scope="module")
+def behind_a_proxy(
+    idp: DevIdp, app: str, proxy_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """Portcullis that trusts 127.0.0.1 as a front proxy (its X-Forwarded-For counts)."""
+    tmp: Path = tmp_path_factory.mktemp("policy-source-ip")
+    config = sign_in_config(idp, app, proxy_port, tmp)
+    config["listen"] = {"port": proxy_port, "trusted_proxies": ["127.0.0.1/32"]}
+    office = {"kinds": ["user"], "source_ip": ["10.0.0.0/8"]}
+    config["routes"] = [
+        {"path": "/office", "upstream": app, "rules": [{"name": "office", "allow": office}]},
+        {"path": "/", "upstream": app},
+    ]
+    with run_proxy(config, tmp) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "status"),
+    [
+        ("10.1.2.3", 200),  # the front proxy says the client is in the office
+        ("192.0.2.1", 403),
+        ("10.1.2.3, 192.0.2.1", 403),  # the client wrote 10.1.2.3 itself: it does not count
+        (None, 403),  # the peer itself (127.0.0.1) is not in the office
+    ],
+)
+def test_source_ip_is_the_client_named_by_trusted_proxies(
+    behind_a_proxy: Proxy, forwarded_for: str | None, status: int
+) -> None:
+    browser = Browser()
+    assert browser.login(behind_a_proxy.url, "bob").status == 302
+    cookie = "; ".join(f"{c.name}={c.value}" for c in browser.jar)
+    headers = [("Cookie", cookie)]
+    if forwarded_for is not None:
+        headers.append(("X-Forwarded-For", forwarded_for))
+    with Conn(behind_a_proxy.port) as conn:
+        resp = conn.exchange("GET", "/office/x", headers=headers)
+    assert resp.status == status, resp.body[:200]

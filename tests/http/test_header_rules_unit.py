@@ -5,6 +5,7 @@ from portcullis.http.headers import (
     canonical,
     connection_tokens,
     is_spoofable,
+    original_client,
     valid_request_id,
 )
 
@@ -53,3 +54,14 @@ def test_request_id_validation() -> None:
     assert not valid_request_id(b"a" * 129)
     assert not valid_request_id(b"a b")
     assert not valid_request_id(b"a\r\nb")
+
+
+def test_the_original_client_is_the_rightmost_untrusted_address() -> None:
+    trusted = TrustedProxies(["10.0.0.0/8"])
+    assert original_client([b"203.0.113.5"], trusted) == "203.0.113.5"
+    # The client wrote the left part itself: only what trusted proxies appended counts.
+    assert original_client([b"1.2.3.4, 203.0.113.5, 10.0.0.7"], trusted) == "203.0.113.5"
+    assert original_client([b"1.2.3.4", b"203.0.113.5"], trusted) == "203.0.113.5"
+    assert original_client([b"10.0.0.9, 10.0.0.7"], trusted) == "10.0.0.9"
+    assert original_client([b"evil, 10.0.0.7"], trusted) == ""  # not an address: none
+    assert original_client([b""], trusted) == ""

@@ -96,7 +96,7 @@ def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
         route=_route(target),
         method=head.method,
         path=head.path,
-        source_ip=head.client_ip,
+        source_ip=head.source_ip,
         reason=decision.reason.value,
         rule=decision.rule or None,
         reasons=reasons,

@@ -130,7 +130,7 @@ class SignInEndpoints:
             max_age = _max_age(query.get("max_age"))
         except ValueError as exc:
             return self._page(head, 400, str(exc))
-        client = _original_client(head)
+        client = head.source_ip
         if not self._limiter.allow(client):
             log.warning("too many sign-ins started by %s; refused", client)
             return error_response(
@@ -343,7 +343,7 @@ class SignInEndpoints:
                 identity=AuditIdentity.of(identity) if identity is not None else None,
                 method=head.method,
                 path=head.path,
-                source_ip=head.client_ip,
+                source_ip=head.source_ip,
                 reason=reason,
                 detail=detail,
             )
@@ -441,15 +441,6 @@ class SignInEndpoints:
         if status == 200:
             return LocalResponse(200, _html("Portcullis", f"<p>{escape(message)}</p>"), _HTML)
         return error_response(status, message, request_id=head.request_id, accept=head.accept)
-
-
-def _original_client(head: RequestHead) -> str:
-    """The first X-Forwarded-For entry: Portcullis set it (the peer), or extended it from a
-    trusted proxy, so behind a load balancer each real client keeps its own bucket."""
-    for name, value in head.headers:
-        if name == b"X-Forwarded-For":
-            return value.split(b",", 1)[0].strip().decode("latin-1")
-    return head.client_ip
 
 
 def _max_age(value: str | None) -> int | None:

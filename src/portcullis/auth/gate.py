@@ -238,7 +238,7 @@ class AuthGate:
                     route,
                     method=request.method,
                     path=request.path,
-                    source_ip=request.client_ip,
+                    source_ip=request.source_ip,
                     token=token,
                 )
             )
@@ -258,7 +258,7 @@ class AuthGate:
         since: float | None,
     ) -> Decision:
         policy = route.policy or _policy_of(route)
-        facts = Facts(identity, request.method, request.path, request.client_ip, now, token)
+        facts = Facts(identity, request.method, request.path, request.source_ip, now, token)
         verdict = policy.decide(facts)
         subject = self._subjects.get(owner)
         if subject is None:

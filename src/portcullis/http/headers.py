@@ -18,6 +18,7 @@ __all__ = [
     "canonical",
     "connection_tokens",
     "is_spoofable",
+    "original_client",
     "request_id_prefix",
     "valid_request_id",
 ]
@@ -100,6 +101,25 @@ def valid_request_id(value: bytes) -> bool:
 def request_id_prefix() -> str:
     """A random per-process prefix; a counter after it makes request ids unique."""
     return os.urandom(6).hex()
+
+
+def original_client(chain: list[bytes], trusted: TrustedProxies) -> str:
+    """The client behind trusted proxies: the rightmost X-Forwarded-For address that is not
+    a trusted proxy (addresses left of it were written by whoever the client is, and prove
+    nothing). ``chain`` holds the header's values as received; "" when none is usable."""
+    addresses = [a.strip() for value in chain for a in value.decode("latin-1").split(",")]
+    for address in reversed(addresses):
+        if address and address not in trusted:
+            return address if _looks_like_ip(address) else ""
+    return addresses[0] if addresses and _looks_like_ip(addresses[0]) else ""
+
+
+def _looks_like_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 class TrustedProxies:

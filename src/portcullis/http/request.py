@@ -32,6 +32,13 @@ class RequestHead:
     expect_continue: bool
     upgrade: bytes | None  # the Upgrade token when a WebSocket upgrade is requested
     accept: bytes  # the Accept header, for choosing an error page's format
+    # The client named by trusted proxies' X-Forwarded-For ("" when the peer is the client).
+    forwarded_for: str = ""
+
+    @property
+    def source_ip(self) -> str:
+        """The original client: the peer, or the address trusted proxies forwarded for."""
+        return self.forwarded_for or self.client_ip
 
     @property
     def has_body(self) -> bool:

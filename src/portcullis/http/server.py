@@ -35,6 +35,7 @@ from portcullis.http.headers import (
     canonical,
     connection_tokens,
     is_spoofable,
+    original_client,
     request_id_prefix,
     valid_request_id,
 )
@@ -378,6 +379,9 @@ class ClientConnection(asyncio.Protocol):
             if normalized.startswith("/.portcullis/"):  # forward-auth: never forwarded upstream
                 keep += [(n, v) for n, vs in forwarded.items() if n in FORWARD_AUTH for v in vs]
         keep.append((b"X-Request-Id", request_id.encode()))
+        origin = ""
+        if forwarded is not None and (chain := forwarded.get(b"x-forwarded-for")):
+            origin = original_client(chain, server.state.trusted)
         return RequestHead(
             method,
             normalized,
@@ -395,6 +399,7 @@ class ClientConnection(asyncio.Protocol):
             expect_continue,
             upgrade,
             accept,
+            origin,
         )
 
     @staticmethod

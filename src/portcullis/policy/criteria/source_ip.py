@@ -1,7 +1,7 @@
 """``source_ip: [10.0.0.0/8, 2001:db8::/32, 192.0.2.7]``: the client's address.
 
-The address is the TCP peer, or the client named by ``X-Forwarded-For`` only when the
-peer is a configured trusted proxy. Results are remembered per address (bounded).
+The address is the TCP peer, or the rightmost ``X-Forwarded-For`` address that is not a
+trusted proxy when the peer is one (docs/http.md). Results are remembered per address.
 """
 
 from __future__ import annotations
