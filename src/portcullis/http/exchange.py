@@ -147,8 +147,9 @@ class Exchange:
             self._decided(decision)
 
     def _decided(self, decision: Decision) -> None:
+        if self.decision is None:  # not again when a guarded body was let through
+            METRICS.decided(decision.allow, monotonic() - self.started)
         self.decision = decision
-        METRICS.decided(decision.allow, monotonic() - self.started)
         head = self.head
         if not decision.allow:
             self.respond(decision_response(decision, head))
