@@ -409,7 +409,7 @@ def test_changed_auth_rebuilds_the_sign_in_keeps_the_keys_and_closes_the_old_one
 
 
 def test_renamed_identity_headers_close_idle_connections(tmp_path: Path) -> None:
-    """Open connections strip the header names they started with: idle ones reconnect."""
+    """Renamed identity headers close idle connections: their clients reconnect."""
     path = write(tmp_path / "c.yaml", config([route("/")], auth=auth()))
 
     async def body() -> None:

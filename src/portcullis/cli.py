@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-c", "--config", required=True, metavar="FILE", help="YAML config file")
     serve.add_argument(
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="worker processes (overrides server.workers)",
@@ -129,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:

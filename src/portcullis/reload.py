@@ -334,8 +334,8 @@ class Reloader:
             if old_sign_in is not None:
                 self._close_later(old_sign_in, old_config.server.timeouts.shutdown)
             if state.strip_headers != old_state.strip_headers:
-                # Open connections strip the identity header names they started with: close
-                # the idle ones so that clients reconnect and get the new names stripped.
+                # Requests strip the names of the state they read; idle connections are closed
+                # too, so that clients reconnect under the renamed identity headers.
                 for conn in list(server.connections):
                     conn.drain()
         self.config, self.sign_in, self._keys, self.digest = plan.config, sign_in, keys, plan.digest

@@ -175,7 +175,7 @@ async def _worker(
         gate=sign_in.gate if sign_in else None,
         strip_headers=sign_in.strip_headers if sign_in else frozenset(),
     )
-    server = ProxyServer(loop, state, clock, sign_in.endpoints if sign_in else None)
+    server = ProxyServer(loop, state, clock)  # its control endpoints are set below
     server.audit = audit if audit.sinks else None
     server.audit_public = config.audit.public_routes
     server.guardrails = guardrails

@@ -148,6 +148,10 @@ def test_query_usage_errors(store: Path) -> None:
     assert done.returncode == 2 and "unknown event 'nope'" in done.stderr
     done = audit("query", cwd=store)
     assert done.returncode == 2 and "give -c CONFIG or the store to read" in done.stderr
+    done = audit("query", "-c", "portcullis.yaml", "--limit", "0", cwd=store)
+    assert done.returncode == 2 and "must be at least 1, got 0" in done.stderr
+    done = audit("tail", "-c", "portcullis.yaml", "-n", "many", cwd=store)
+    assert done.returncode == 2 and "expected a whole number, got 'many'" in done.stderr
 
 
 def test_config_and_store_problems(tmp_path: Path) -> None:
@@ -183,7 +187,12 @@ def test_tail_follow_prints_new_records(tmp_path: Path) -> None:
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()])
+
+    def read() -> None:
+        for line in process.stdout or ():
+            lines.put(line)
+
+    reader = threading.Thread(target=read)
     reader.start()
     try:
         assert orjson.loads(lines.get(timeout=30))["request_id"] == "before"

@@ -30,7 +30,7 @@ from portcullis.auth.gate import SESSION_PURPOSE, AuthGate
 from portcullis.auth.upstream_headers import IdentityHeaderBuilder
 from portcullis.config.auth_schema import IdentityHeaders, SessionSettings
 from portcullis.config.schema import Route
-from portcullis.decision import Decision, Gate
+from portcullis.decision import Decision, Gate, Reason
 from portcullis.http.headers import TrustedProxies
 from portcullis.http.pages import LocalResponse
 from portcullis.http.paths import normalize_request_path
@@ -414,6 +414,25 @@ class _Failing:
 def test_a_failing_gate_denies(world: World, awaitable: bool) -> None:
     world.state.gate = _Failing(awaitable=awaitable)
     assert ask(world, head(*traefik(b"/public"))).status == 403
+
+
+class _Recording:
+    def __init__(self) -> None:
+        self.asked: list[RequestHead] = []
+
+    def check(self, request: RequestHead, route: RouteTarget[Any]) -> Decision:
+        self.asked.append(request)
+        return Decision(True, Reason.SIGNED_IN, "")
+
+
+def test_the_gate_sees_the_client_the_trusted_proxy_forwarded_for(world: World) -> None:
+    """``source_ip`` (policy, guardrails, audit) is the original client, as when proxying,
+    never the front proxy's own address."""
+    gate = world.state.gate = _Recording()
+    request = head(*traefik(b"/admin"))
+    request.forwarded_for = "203.0.113.9"
+    assert ask(world, request).status == 200
+    assert [asked.source_ip for asked in gate.asked] == ["203.0.113.9"]
 
 
 def test_read_target_reports_the_convention() -> None:

@@ -70,6 +70,7 @@ http {{
       proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
       proxy_set_header X-Original-Method $request_method;
       proxy_set_header X-Forwarded-Uri "";
+      proxy_set_header X-Forwarded-For $remote_addr;
     }}
     location ^~ /.portcullis/auth/ {{ return 404; }}
     location /.portcullis/ {{

@@ -146,6 +146,16 @@ def test_the_gate_never_sees_identity_headers_the_client_sent(
     assert not [h for h in gate.seen[0].headers if b"PORTCULLIS" in h[0].upper()]
 
 
+def test_the_gate_never_sees_a_configured_identity_header_the_client_sent(
+    gate: ScriptedGate, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Names from ``auth.headers`` not spoofable by their prefix: the strip list, as proxied."""
+    strip = frozenset({b"remote-principal"})
+    state = build_state(loop, CoarseClock(loop), validate(CONFIG), gate, strip)
+    ask(Authorizer(lambda: state), loop, "/x", HTTP_REMOTE_PRINCIPAL="mallory", HTTP_X_OK="kept")
+    assert gate.seen[0].headers == [(b"X-OK", b"kept")]
+
+
 def test_renamed_identity_headers_are_followed_after_a_reload(
     state: ProxyState, gate: ScriptedGate, loop: asyncio.AbstractEventLoop
 ) -> None:

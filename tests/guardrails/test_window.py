@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portcullis.guardrails.window import BUCKETS, Recent, SlidingCount
+from portcullis.guardrails.window import BUCKETS, Recent, RecentCounts, SlidingCount
 
 
 def test_recent_forgets_the_least_recently_used() -> None:
@@ -77,3 +77,15 @@ def test_an_identity_seen_once_is_small() -> None:
     assert count._ring is None  # no per-bucket list until events span two buckets
     count.add(50.0)
     assert count._ring is not None
+
+
+def test_recent_counts_keep_one_count_per_key_for_the_most_recent_keys() -> None:
+    counts = RecentCounts(60.0, limit=2)
+    assert [counts.add("a", 1.0), counts.add("a", 2.0), counts.add("b", 3.0)] == [1, 2, 1]
+    counts.clear("a")  # only a's count starts again
+    assert (counts.add("a", 4.0), counts.add("b", 5.0)) == (1, 2)
+    assert counts.add("a", 100.0) == 1  # the earlier ones left the window
+    counts.add("c", 101.0)  # b is the least recent and is forgotten
+    assert len(counts) == 2
+    assert counts.add("b", 102.0) == 1
+    counts.clear("nobody")  # an unknown key: nothing to clear

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from portcullis.decision import Decision, Reason
-from portcullis.http.pages import decision_response, error_response, serialize
+from portcullis.http.pages import decision_response, error_response, serialize, status_line
 from portcullis.http.request import RequestHead
 
 
@@ -33,6 +33,12 @@ def test_serialize_is_one_complete_http_message() -> None:
     assert f"Content-Length: {len(body)}".encode() in head
     head_only = serialize(page, request_id="r", keep_alive=True, head_only=True)
     assert head_only.endswith(b"Connection: keep-alive\r\n\r\n")
+
+
+def test_status_line_has_the_standard_phrase_or_none() -> None:
+    assert status_line(200) == b"HTTP/1.1 200 OK\r\n"
+    assert status_line(101) == b"HTTP/1.1 101 Switching Protocols\r\n"
+    assert status_line(599) == b"HTTP/1.1 599 \r\n"  # unregistered: no phrase is invented
 
 
 # step-up (Reason.STEP_UP) ------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,37 @@ def test_a_read_that_raced_a_delete_is_not_cached() -> None:
     stale_read, cached = run(scenario())
     assert stale_read is not None  # the in-flight read may answer once...
     assert cached is MISS  # ...but is not kept for the next request
+
+
+class SlowDeleteStore(MemoryStore):
+    """A store whose back-channel logout waits for a go-ahead."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.release = asyncio.Event()
+
+    async def delete_for_idp_session(self, idp_session: str) -> int:
+        await self.release.wait()
+        return await super().delete_for_idp_session(idp_session)
+
+
+def test_sessions_of_a_logged_out_idp_session_are_not_served_while_deleting() -> None:
+    clock = FakeClock()
+
+    async def scenario() -> tuple[tuple[object, object], object, int]:
+        store = SlowDeleteStore(clock)
+        cache = CachedStore(store, clock=clock)
+        gone = replace(make_session(), idp_session="entra|sid-A")
+        kept = replace(make_session(), idp_session="entra|sid-B")
+        await cache.put(gone, ttl=600)
+        await cache.put(kept, ttl=600)
+        logout = asyncio.create_task(cache.delete_for_idp_session("entra|sid-A"))
+        await asyncio.sleep(0)  # the store is still deleting
+        during = cache.peek(gone.id), cache.peek(kept.id)
+        store.release.set()
+        removed = await logout
+        return during, cache.peek(gone.id), removed
+
+    during, after, removed = run(scenario())
+    assert during[0] is MISS and during[1] is not MISS
+    assert after is MISS and removed == 1

@@ -25,7 +25,7 @@ from portcullis.audit.store import Reader, StoreError, configured_store, open_re
 from portcullis.audit.table import HEADER, format_row
 from portcullis.audit.tokens import format_token_report, token_report
 from portcullis.audit.verify import verify
-from portcullis.cli import ExitStatus
+from portcullis.cli import ExitStatus, positive_int
 from portcullis.config import ConfigError, parse_yaml, validate
 
 __all__ = ["add_parser", "run"]
@@ -65,12 +65,14 @@ def add_parser(sub: Any) -> None:
     query.add_argument("--reason", metavar="CODE", help="the decision's reason code")
     query.add_argument("--since", metavar="1h|ISO", help="from this time (a duration ago or ISO)")
     query.add_argument("--until", metavar="1h|ISO", help="before this time")
-    query.add_argument("--limit", type=_count, default=100, metavar="N", help="default 100")
+    query.add_argument("--limit", type=positive_int, default=100, metavar="N", help="default 100")
     query.add_argument("--json", action="store_true", help="the stored JSON lines")
 
     tail = commands.add_parser("tail", help="the latest records; -f to keep following")
     _store_options(tail)
-    tail.add_argument("-n", "--lines", type=_count, default=20, metavar="N", help="default 20")
+    tail.add_argument(
+        "-n", "--lines", type=positive_int, default=20, metavar="N", help="default 20"
+    )
     tail.add_argument("-f", "--follow", action="store_true", help="print new records as written")
     tail.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
     tail.add_argument("--json", action="store_true", help="the stored JSON lines")
@@ -227,16 +229,6 @@ def _events(text: str) -> tuple[str, ...]:
             f"one of: {', '.join(sorted(known))}"
         )
     return values
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _duration(text: str) -> float:

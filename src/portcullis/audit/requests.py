@@ -47,18 +47,22 @@ def event_of(decision: Decision) -> Event:
     return Event.DENY
 
 
-_ROUTES: dict[int, tuple[Any, AuditRoute]] = {}
+_ROUTES: dict[tuple[int, str, str], AuditRoute] = {}
+"""AuditRoute by the route's (index, host, path): values, so a cached entry never keeps a
+route target (and its upstream pool) of an older configuration alive after a reload."""
 
 
 def _route(target: Any) -> AuditRoute | None:
     if target is None:
         return None
-    known = _ROUTES.get(id(target))
-    if known is None or known[0] is not target:
+    config = target.config
+    key = (target.index, config.host, config.path)
+    known = _ROUTES.get(key)
+    if known is None:
         if len(_ROUTES) > 4096:
             _ROUTES.clear()
-        known = _ROUTES[id(target)] = (target, AuditRoute.of(target))
-    return known[1]
+        known = _ROUTES[key] = AuditRoute.of(target)
+    return known
 
 
 def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them

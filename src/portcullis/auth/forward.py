@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 from portcullis.control import Handler
 from portcullis.decision import Decision, Gate
-from portcullis.http.headers import TrustedProxies
+from portcullis.http.headers import TrustedProxies, canonical
 from portcullis.http.pages import LocalResponse, decision_response, error_response
 from portcullis.http.paths import ENVOY_AUTH_PREFIX, InvalidPath, normalize_path
 from portcullis.http.request import RequestHead
@@ -251,7 +251,7 @@ _WANTED = frozenset(
 def _fields(headers: list[tuple[bytes, bytes]]) -> dict[bytes, list[bytes]]:
     found: dict[bytes, list[bytes]] = {}
     for name, value in headers:
-        lname = name.lower().replace(b"_", b"-")
+        lname = canonical(name)
         if lname in _WANTED:
             found.setdefault(lname, []).append(value)
     return found
@@ -357,7 +357,8 @@ def _port(text: str) -> bool:
 
 def _target_head(head: RequestHead, target: Target) -> RequestHead:
     """The request the gate decides: the described one, with the auth request's headers
-    (cookies, Authorization, Accept) as the front proxy passed them along."""
+    (cookies, Authorization, Accept) as the front proxy passed them along, and the client
+    the trusted front proxy forwarded for (``source_ip``), as for a proxied request."""
     return RequestHead(
         target.method,
         target.path,
@@ -375,6 +376,7 @@ def _target_head(head: RequestHead, target: Target) -> RequestHead:
         False,
         None,
         head.accept,
+        head.forwarded_for,
     )
 
 

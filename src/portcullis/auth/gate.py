@@ -187,9 +187,9 @@ class AuthGate:
     ) -> Decision | Awaitable[Decision]:
         policy = route.policy or _policy_of(route)
         tenant, oid = identity.tenant_id, identity.object_id
-        lookup = identity.groups_unknown and policy.uses_groups and bool(tenant and oid)
-        if lookup and self._groups is not None and tenant and oid:
-            found = self._groups.peek(tenant, oid)
+        groups = self._groups
+        if identity.groups_unknown and groups is not None and tenant and oid and policy.uses_groups:
+            found = groups.peek(tenant, oid)
             if found is None:
                 return self._admit_after_lookup(owner, identity, request, route, token, since=since)
             identity = _with_groups(identity, found)

@@ -75,8 +75,8 @@ class Authorizer:
         ``auth.headers`` (both may change with a reload)."""
         self._state = state
         self._names = names
-        self._variables = IdentityVariables(names())
         self._variables_for = names()
+        self._variables = IdentityVariables(self._variables_for)
         self._ids = count(1)
         self._id_prefix = request_id_prefix()
         self.too_large = self._refusal(431, "The request header fields are too large.")

@@ -9,6 +9,9 @@ counts. It never over-counts: an event is counted for at least
 ``span * (1 - 1/BUCKETS)`` and at most ``span`` seconds after it happened, so a
 threshold is never reached early; a burst spread over exactly ``span`` may
 fall one bucket short.
+
+:class:`RecentCounts` is the two together: a :class:`SlidingCount` per identity,
+for the ``limit`` most recently seen identities.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Generic, TypeVar
 
-__all__ = ["BUCKETS", "Recent", "SlidingCount"]
+__all__ = ["BUCKETS", "Recent", "RecentCounts", "SlidingCount"]
 
 V = TypeVar("V")
 
@@ -121,3 +124,30 @@ class SlidingCount:
         self._start = bucket * self._width
         self._stop = self._start + self._width
         return True
+
+
+class RecentCounts:
+    """A :class:`SlidingCount` of ``span`` seconds per key, for the ``limit`` most recent keys."""
+
+    __slots__ = ("_recent", "span")
+
+    def __init__(self, span: float, limit: int) -> None:
+        self.span = span
+        self._recent: Recent[SlidingCount] = Recent(limit)
+
+    def __len__(self) -> int:
+        return len(self._recent)
+
+    def add(self, key: str, now: float) -> int:
+        """Count one event of ``key`` at ``now``; returns how many of its are in the window."""
+        counter = self._recent.get(key)
+        if counter is None:
+            counter = SlidingCount(self.span)
+            self._recent.put(key, counter)
+        return counter.add(now)
+
+    def clear(self, key: str) -> None:
+        """Start ``key``'s count again (after it fired)."""
+        counter = self._recent.get(key)
+        if counter is not None:
+            counter.clear()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from dataclasses import replace
-from http import HTTPStatus
 from time import monotonic, time
 from typing import TYPE_CHECKING
 
@@ -30,7 +29,13 @@ from portcullis.audit.requests import request_record
 from portcullis.decision import ALLOW_PUBLIC, Decision, GuardrailDecision
 from portcullis.guardrails.body import BodyGuard, Intake
 from portcullis.http.headers import HOP_BY_HOP, connection_tokens
-from portcullis.http.pages import LocalResponse, decision_response, error_response, serialize
+from portcullis.http.pages import (
+    LocalResponse,
+    decision_response,
+    error_response,
+    serialize,
+    status_line,
+)
 from portcullis.http.request import RequestHead
 from portcullis.http.upstream import UpstreamConnection, UpstreamPool
 from portcullis.metrics import METRICS
@@ -377,11 +382,11 @@ class Exchange:
     def response_interim(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if status == 101:
             self.status = 101
-            self._switch_head = _status_line(status) + _filter_response_headers(headers)
+            self._switch_head = status_line(status) + _filter_response_headers(headers)
             return
         # 100 Continue is Portcullis' own business with the client; other 1xx pass to 1.1 clients.
         if status != 100 and self.head.version == "1.1":
-            self._out.append(_status_line(status) + _filter_response_headers(headers) + b"\r\n")
+            self._out.append(status_line(status) + _filter_response_headers(headers) + b"\r\n")
 
     def upstream_upgraded(self) -> bool:
         """The upstream switched protocols: tunnel bytes both ways from now on."""
@@ -409,7 +414,7 @@ class Exchange:
         self.response_started = True
         self._upstream_keep_alive = keep_alive
         client = self.client
-        parts = [_status_line(status)]
+        parts = [status_line(status)]
         has_length = chunked = False
         connection_values: list[bytes] | None = None
         for name, value in headers:
@@ -556,19 +561,14 @@ class Exchange:
         if decision is None:
             return
         self.decision = None
+        elapsed = monotonic() - self.started
         if self.route is not None:
-            METRICS.request(self.route, decision, self.status, monotonic() - self.started)
+            METRICS.request(self.route, decision, self.status, elapsed)
         server = self.client.server
         audit = server.audit
         if audit is not None and (decision is not ALLOW_PUBLIC or server.audit_public):
             audit.defer(
-                request_record,
-                time(),
-                self.head,
-                self.route,
-                decision,
-                self.status,
-                monotonic() - self.started,
+                request_record, time(), self.head, self.route, decision, self.status, elapsed
             )
 
     # backpressure -------------------------------------------------------------------------------
@@ -639,15 +639,6 @@ class Exchange:
         self.finished = True
         self._record()
         self.client.exchange_finished(self, keep_alive)
-
-
-def _status_line(status: int) -> bytes:
-    """The status line with the standard reason phrase (the upstream's own is not kept)."""
-    line = _STATUS_LINES.get(status)
-    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
-
-
-_STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
 
 
 def _filter_response_headers(headers: list[tuple[bytes, bytes]]) -> bytes:

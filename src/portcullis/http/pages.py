@@ -17,7 +17,7 @@ from portcullis.decision import Decision, Reason
 from portcullis.http.request import RequestHead
 from portcullis.session.model import MAX_LOGIN_AGE
 
-__all__ = ["LocalResponse", "decision_response", "error_response", "serialize"]
+__all__ = ["LocalResponse", "decision_response", "error_response", "serialize", "status_line"]
 
 _JSON = b"application/json"
 _STEP_UP_CODE = "step_up"
@@ -212,12 +212,21 @@ def _is_browser_navigation(head: RequestHead) -> bool:
     return True
 
 
+_STATUS_LINES = {s.value: b"HTTP/1.1 %d %s\r\n" % (s.value, s.phrase.encode()) for s in HTTPStatus}
+
+
+def status_line(status: int) -> bytes:
+    """The status line with the standard reason phrase (an upstream's own is not kept)."""
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else b"HTTP/1.1 %d \r\n" % status
+
+
 def serialize(
     response: LocalResponse, *, request_id: str, keep_alive: bool, head_only: bool
 ) -> bytes:
     """The whole response as bytes, ready for one write."""
     lines = [
-        b"HTTP/1.1 %d %s\r\n" % (response.status, HTTPStatus(response.status).phrase.encode()),
+        status_line(response.status),
         b"Content-Type: " + response.content_type + b"\r\n",
         b"Content-Length: %d\r\n" % len(response.body),
         b"Cache-Control: no-store\r\n",

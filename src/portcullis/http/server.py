@@ -183,7 +183,7 @@ class ClientConnection(asyncio.Protocol):
             return
         if self._in_head:
             self._head_seen += len(data)
-            limits = self.server.state.limits
+            limits = self._limits
             if self._head_seen > limits.max_url_bytes + limits.max_header_bytes:
                 if not self._headers and len(self._url) > limits.max_url_bytes:
                     self._reject(414, "The request target is too long.")

@@ -78,7 +78,7 @@ def compile_expression(value: object, ctx: Context, path: str) -> Node:
         raise PolicyError(problems)
     if len(nodes) == 1:
         return nodes[0]
-    return Node("all", _all(tuple(n.test for n in nodes)), path, tuple(nodes))
+    return Node("all", _combine(tuple(n.test for n in nodes), decisive=False), path, tuple(nodes))
 
 
 def _compile_key(key: object, argument: object, ctx: Context, path: str) -> Node:
@@ -95,7 +95,8 @@ def _compile_key(key: object, argument: object, ctx: Context, path: str) -> Node
         if problems:
             raise PolicyError(problems)
         tests = tuple(c.test for c in children)
-        return Node(str(key), _all(tests) if key == "all" else _any(tests), path, tuple(children))
+        combined = _combine(tests, decisive=key == "any")
+        return Node(str(key), combined, path, tuple(children))
     if key == "not":
         child = compile_expression(argument, ctx, path)
         return Node("not", _not(child.test), path, (child,))
@@ -107,33 +108,19 @@ def _compile_key(key: object, argument: object, ctx: Context, path: str) -> Node
     return Node("leaf", criterion.test, path, leaf=criterion)
 
 
-def _all(tests: tuple[Test, ...]) -> Callable[[Facts], Tri]:
-    if not tests:
-        return lambda facts: True
+def _combine(tests: tuple[Test, ...], *, decisive: bool) -> Callable[[Facts], Tri]:
+    """``all`` (``decisive`` False) or ``any`` (True): the first test answering ``decisive``
+    decides; else unknown if any test is, else ``not decisive`` (also for no tests)."""
 
     def test(facts: Facts) -> Tri:
         unknown = False
         for each in tests:
             result = each(facts)
-            if result is False:
-                return False
+            if result is decisive:
+                return decisive
             if result is None:
                 unknown = True
-        return None if unknown else True
-
-    return test
-
-
-def _any(tests: tuple[Test, ...]) -> Callable[[Facts], Tri]:
-    def test(facts: Facts) -> Tri:
-        unknown = False
-        for each in tests:
-            result = each(facts)
-            if result is True:
-                return True
-            if result is None:
-                unknown = True
-        return None if unknown else False
+        return None if unknown else not decisive
 
     return test
 

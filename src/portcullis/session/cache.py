@@ -111,21 +111,23 @@ class CachedStore:
         self._entries.pop(session_id, None)
 
     async def delete_for_identity(self, identity_key: str) -> int:
+        def match(session: Session) -> bool:
+            return session.identity.key == identity_key
+
         self._generation += 1
-        self._evict_identity(identity_key)
+        self._evict(match)
         removed = await self.inner.delete_for_identity(identity_key)
-        self._evict_identity(identity_key)
+        self._evict(match)
         return removed
 
     async def delete_for_idp_session(self, idp_session: str) -> int:
+        def match(session: Session) -> bool:
+            return session.idp_session == idp_session
+
         self._generation += 1
+        self._evict(match)  # not served while the store deletes (a back-channel logout)
         removed = await self.inner.delete_for_idp_session(idp_session)
-        for sid in [
-            sid
-            for sid, (_, _, value) in self._entries.items()
-            if value is not None and value.idp_session == idp_session
-        ]:
-            del self._entries[sid]
+        self._evict(match)
         return removed
 
     async def put_pending(self, pending: PendingLogin, *, ttl: float) -> None:
@@ -138,11 +140,11 @@ class CachedStore:
         self._entries.clear()
         await self.inner.close()
 
-    def _evict_identity(self, identity_key: str) -> None:
+    def _evict(self, match: Callable[[Session], bool]) -> None:
         stale = [
             sid
             for sid, (_, _, value) in self._entries.items()
-            if value is not None and value.identity.key == identity_key
+            if value is not None and match(value)
         ]
         for sid in stale:
             del self._entries[sid]

@@ -1,0 +1,123 @@
+"""The audit record of a decided request: its event, route, credential ages and reasons."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from portcullis.audit.record import AuditIdentity, AuditRoute, Event
+from portcullis.audit.requests import (
+    SESSION_EXPIRED_RULE,
+    AuditSubject,
+    event_of,
+    request_record,
+)
+from portcullis.config.schema import Route
+from portcullis.decision import Decision, Reason
+from portcullis.http.request import RequestHead
+from portcullis.routing import RouteTarget
+
+ALICE = AuditIdentity(tenant_id="t1", object_id="o1", kind="user")
+
+
+def head(path: str = "/admin/users") -> RequestHead:
+    return RequestHead(
+        method="POST",
+        path=path,
+        query=b"?q=1",
+        version="1.1",
+        host="portal.example.com",
+        authority=b"portal.example.com",
+        headers=[],
+        client_ip="192.0.2.7",
+        scheme="https",
+        request_id="req-1",
+        keep_alive=True,
+        chunked=False,
+        content_length=None,
+        expect_continue=False,
+        upgrade=None,
+        accept=b"",
+        forwarded_for="198.51.100.9",
+    )
+
+
+def target(index: int = 2, path: str = "/admin") -> RouteTarget[object]:
+    route = Route(host="portal.example.com", path=path, upstream="http://127.0.0.1:8080")
+    return RouteTarget(index, route, object())
+
+
+@pytest.mark.parametrize(
+    ("decision", "event"),
+    [
+        (Decision(True, Reason.SIGNED_IN), Event.ALLOW),
+        (Decision(True, Reason.SIGNED_IN, monitored=("admins: role",)), Event.MONITOR_DENY),
+        (Decision(False, Reason.STEP_UP), Event.STEP_UP),
+        (Decision(False, Reason.INSUFFICIENT_CLAIMS), Event.STEP_UP),
+        (Decision(False, Reason.INVALID_TOKEN), Event.TOKEN_REJECTED),
+        (Decision(False, Reason.TOKEN_TOO_LARGE), Event.TOKEN_REJECTED),
+        (Decision(False, Reason.UNAUTHENTICATED, rule=SESSION_EXPIRED_RULE), Event.SESSION_EXPIRED),
+        (Decision(False, Reason.UNAUTHENTICATED), Event.DENY),
+        (Decision(False, Reason.FORBIDDEN, rule="default"), Event.DENY),
+    ],
+)
+def test_each_decision_has_its_event(decision: Decision, event: Event) -> None:
+    assert event_of(decision) is event
+
+
+def test_a_record_has_the_request_route_and_credential_ages() -> None:
+    subject = AuditSubject(
+        ALICE, token_id="jti-1", issued_at=900.0, expires_at=1600.0, session_created=400.0
+    )
+    decision = Decision(True, Reason.BEARER, rule="readers", subject=subject)
+    record = request_record(1000.0, head(), target(), decision, 200, 0.0125)
+    assert (record.time, record.event, record.request_id) == (1000.0, Event.ALLOW, "req-1")
+    assert (record.method, record.path, record.source_ip) == (
+        "POST",
+        "/admin/users",
+        "198.51.100.9",
+    )
+    assert record.identity is ALICE
+    assert record.route == AuditRoute(2, "portal.example.com", "/admin")
+    assert (record.reason, record.rule, record.status) == ("bearer", "readers", 200)
+    assert record.token_id == "jti-1"
+    assert (record.token_age, record.token_remaining, record.token_lifetime) == (
+        100.0,
+        600.0,
+        700.0,
+    )
+    assert record.session_age == 600.0
+    assert record.duration_ms == 12.5
+    assert record.detail is None  # only denials carry the detail
+
+
+def test_a_denial_carries_its_trace_detail_and_monitored_rules() -> None:
+    decision = Decision(
+        False,
+        Reason.FORBIDDEN,
+        detail="no rule allows",
+        rule="default",
+        monitored=("beta: group",),
+        explain=lambda: ("allow rule admins: no match",),
+    )
+    record = request_record(1000.0, head(), None, decision, 403, 0.001)
+    assert record.event is Event.DENY
+    assert record.reasons == ("allow rule admins: no match", "would deny: beta: group")
+    assert record.detail == "no rule allows"
+    assert record.route is None and record.identity is None and record.token_age is None
+    assert record.status == 403
+
+
+def test_the_route_of_a_record_does_not_keep_the_route_target_alive() -> None:
+    """After a reload the old targets (and their upstream pools) must be freed."""
+    pool = object()
+    old = RouteTarget(0, target().config, pool)
+    first = request_record(1.0, head(), old, Decision(True, Reason.PUBLIC), 200, 0.0).route
+    again = request_record(2.0, head(), target(0), Decision(True, Reason.PUBLIC), 200, 0.0).route
+    assert first is again  # built once per route
+    del old
+    gc.collect()
+    assert not any(isinstance(r, RouteTarget) for r in gc.get_referrers(pool))
+    moved = request_record(3.0, head(), target(0, "/api"), Decision(True, Reason.PUBLIC), 200, 0)
+    assert moved.route == AuditRoute(0, "portal.example.com", "/api")
