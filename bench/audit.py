@@ -1,13 +1,14 @@
-"""Micro-benchmark of the audit writer: the request-path cost and the amortized flush cost.
+"""Micro-benchmark of audit records: what each costs the proxy, and what indexing costs later.
 
     .venv/bin/python -m bench.audit [--records 100000]
 
-Prints µs per record for: building an :class:`AuditRecord` (what the request path
-does besides ``record()``), ``AuditLog.record()`` itself, and the flush that
-runs later on the same loop — sealing only (serialization + hash chain), then
-sealing plus each sink: SQLite (WAL, batched), a JSONL file, syslog over UDP to a
-local socket nobody reads, and all three. ``durability: sync`` (one fsync per
-record) is measured on fewer records.
+Prints µs per record for what a worker does with the record of an allowed bearer-token
+request: queueing it on the request path (``AuditLog.defer(request_body, ...)``), then the
+flush on the same loop, amortized: making the body and sealing it into the hash chain,
+then that plus each sink: the default SQLite store (which appends to its spool), a JSONL
+file, syslog over UDP to a local socket nobody reads, and all three. Then what the proxy
+does not pay: moving the spool into the indexed SQLite table (readers and ``audit index``
+do it). ``durability: sync`` (one fsync per record) is measured on fewer records.
 """
 
 from __future__ import annotations
@@ -21,44 +22,60 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from portcullis.audit import AuditIdentity, AuditLog, AuditRecord, AuditRoute, Chain, Event
+from portcullis.audit import AuditIdentity, AuditLog, Chain
 from portcullis.audit.jsonl import JsonlSink
+from portcullis.audit.requests import AuditSubject, request_body
 from portcullis.audit.sink import Sink
-from portcullis.audit.sqlite import SqliteSink
+from portcullis.audit.sqlite import SqliteSink, index_store, open_for_indexing
 from portcullis.audit.syslog import SyslogSink
+from portcullis.config.schema import Route
+from portcullis.decision import Decision, Reason
+from portcullis.http.request import RequestHead
+from portcullis.routing import RouteTarget
 
 TID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OID = "0c3b2f9e-5f7d-4f57-9a55-6a1f0e1d2c3b"
 CLIENT = "1b730954-1685-4b74-9bfd-dac224a7b894"
 
-
-# Built once per verified token / per configured route, as the request path would.
-IDENTITY = AuditIdentity(TID, OID, "app", "reporting-bot", CLIENT)
-ROUTE = AuditRoute(2, "api.example.com", "/reports")
-REQUEST_IDS = [f"8f14e45fceea167a5a36dedd4bea{n:06d}" for n in range(1000)]
-PATHS = [f"/reports/{n}" for n in range(100)]
-
-
-def make_record(n: int) -> AuditRecord:
-    """A typical allowed bearer-token request."""
-    return AuditRecord(
-        time=1_764_000_000.0 + n * 0.001,
-        event=Event.ALLOW,
-        request_id=REQUEST_IDS[n % 1000],
-        identity=IDENTITY,
-        route=ROUTE,
-        method="GET",
-        path=PATHS[n % 100],
-        source_ip="10.0.3.17",
-        reason="bearer",
-        rule="app_roles",
-        reasons=("app-role Reports.Read",),
-        token_id="xq9y2lJd3EiV3wQdXKAZAA",
-        token_age=1200.0,
-        token_remaining=2400.0,
-        status=200,
-        duration_ms=1.83,
+# Built once per verified token / per configured route, as the proxy does.
+SUBJECT = AuditSubject(
+    AuditIdentity(TID, OID, "app", "reporting-bot", CLIENT),
+    "xq9y2lJd3EiV3wQdXKAZAA",
+    1_764_000_000.0,
+    1_764_003_600.0,
+)
+TARGET = RouteTarget(
+    2, Route(host="api.example.com", path="/reports", upstream="http://127.0.0.1:8080"), None
+)
+HEADS = [
+    RequestHead(
+        "GET",
+        f"/reports/{n % 100}",
+        b"",
+        "1.1",
+        "api.example.com",
+        b"api.example.com",
+        [],
+        "10.0.3.17",
+        "http",
+        f"8f14e45fceea167a5a36dedd4bea{n:06d}",
+        True,
+        False,
+        None,
+        False,
+        None,
+        b"",
     )
+    for n in range(1000)
+]
+
+Entry = tuple[float, RequestHead, RouteTarget[None], Decision, int, float]
+
+
+def make_entry(n: int) -> Entry:
+    """What the exchange queues for a typical allowed bearer-token request."""
+    decision = Decision(True, Reason.BEARER, "", b"", rule="app_roles", subject=SUBJECT)
+    return (1_764_001_200.0 + n * 0.001, HEADS[n % 1000], TARGET, decision, 200, 0.00183)
 
 
 def per_record(seconds: float, count: int) -> float:
@@ -66,7 +83,7 @@ def per_record(seconds: float, count: int) -> float:
 
 
 def time_flush(
-    label: str, sinks: Callable[[], list[Sink]], records: list[AuditRecord], sync: bool = False
+    label: str, sinks: Callable[[], list[Sink]], entries: list[Entry], sync: bool = False
 ) -> None:
     loop = asyncio.new_event_loop()
     try:
@@ -75,26 +92,47 @@ def time_flush(
             made,
             Chain("bench/1/0"),
             loop=loop,
-            queue_max=len(records) + 1,
+            queue_max=len(entries) + 1,
             durability="sync" if sync else "batched",
         )
         if sync:
             start = time.perf_counter()
-            for record in records:
-                log.record(record)
+            for entry in entries:
+                log.defer(request_body, *entry)
             elapsed = time.perf_counter() - start
         else:
-            for record in records:
-                log.record(record)
+            for entry in entries:
+                log.defer(request_body, *entry)
             start = time.perf_counter()
             log.flush()
             elapsed = time.perf_counter() - start
         loop.run_until_complete(log.close())
-        assert log.written == len(records), (log.written, log.errors)
+        assert log.written == len(entries), (log.written, log.errors)
     finally:
         loop.close()
-    what = "record() incl. write+fsync" if sync else "flush, amortized"
-    print(f"{label:<34} {per_record(elapsed, len(records)):7.2f} µs/record  ({what})")
+    what = "defer() incl. write+fsync" if sync else "flush, amortized"
+    print(f"{label:<38} {per_record(elapsed, len(entries)):7.2f} µs/record  ({what})")
+
+
+def time_index(path: Path, count: int) -> None:
+    db = open_for_indexing(str(path))
+    try:
+        start = time.perf_counter()
+        indexed = index_store(db, str(path))
+        elapsed = time.perf_counter() - start
+    finally:
+        db.close()
+    assert indexed == count, (indexed, count)
+    label = "index the spool into SQLite (not proxy)"
+    print(f"{label:<38} {per_record(elapsed, count):7.2f} µs/record  (readers, audit index)")
+
+
+class Null:
+    name = "null"
+
+    def write(self, batch: object) -> None: ...
+    def sync(self) -> None: ...
+    def close(self) -> None: ...
 
 
 def main() -> None:
@@ -103,57 +141,43 @@ def main() -> None:
     parser.add_argument("--sync-records", type=int, default=2_000)
     args = parser.parse_args()
     count = args.records
-
-    start = time.perf_counter()
-    records = [make_record(n) for n in range(count)]
-    built = time.perf_counter() - start
+    entries = [make_entry(n) for n in range(count)]
     print(f"{count} records, {os.cpu_count()} CPUs")
-    print(f"{'build AuditRecord (caller)':<34} {per_record(built, count):7.2f} µs/record")
 
     loop = asyncio.new_event_loop()
-
-    class Null:
-        name = "null"
-
-        def write(self, batch: object) -> None: ...
-        def sync(self) -> None: ...
-        def close(self) -> None: ...
-
     log = AuditLog([Null()], Chain("bench/1/0"), loop=loop, queue_max=count + 1)
     start = time.perf_counter()
-    for record in records:
-        log.record(record)
+    for entry in entries:
+        log.defer(request_body, *entry)
     queued = time.perf_counter() - start
     log.flush()
     loop.run_until_complete(log.close())
     loop.close()
-    print(f"{'AuditLog.record() (request path)':<34} {per_record(queued, count):7.3f} µs/record")
+    print(f"{'AuditLog.defer() (request path)':<38} {per_record(queued, count):7.3f} µs/record")
 
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     udp = f"udp://127.0.0.1:{receiver.getsockname()[1]}"
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        time_flush("seal only (JSON + hash chain)", lambda: [Null()], records)
-        time_flush("seal + SQLite", lambda: [SqliteSink(base / "a.db")], records)
-        time_flush("seal + JSONL file", lambda: [JsonlSink(str(base / "a.jsonl"))], records)
-        time_flush("seal + syslog UDP", lambda: [SyslogSink(udp)], records)
+        time_flush("body + seal (no sink)", lambda: [Null()], entries)
         time_flush(
-            "seal + SQLite + JSONL + syslog",
+            "body + seal + SQLite spool (default)", lambda: [SqliteSink(base / "a.db")], entries
+        )
+        time_index(base / "a.db", count)
+        time_flush("body + seal + JSONL file", lambda: [JsonlSink(str(base / "a.jsonl"))], entries)
+        time_flush("body + seal + syslog UDP", lambda: [SyslogSink(udp)], entries)
+        time_flush(
+            "body + seal + SQLite + JSONL + syslog",
             lambda: [
                 SqliteSink(base / "b.db"),
                 JsonlSink(str(base / "b.jsonl")),
                 SyslogSink(udp),
             ],
-            records,
+            entries,
         )
-        few = records[: args.sync_records]
-        time_flush(
-            "sync: SQLite (synchronous=FULL)",
-            lambda: [SqliteSink(base / "c.db", durable=True)],
-            few,
-            sync=True,
-        )
+        few = entries[: args.sync_records]
+        time_flush("sync: SQLite spool + fsync", lambda: [SqliteSink(base / "c.db")], few, True)
         time_flush("sync: JSONL + fsync", lambda: [JsonlSink(str(base / "c.jsonl"))], few, True)
     receiver.close()
 

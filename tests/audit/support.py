@@ -11,7 +11,7 @@ from portcullis.audit import AuditIdentity, AuditLog, AuditRecord, AuditRoute, C
 from portcullis.audit.build import chain_anchor
 from portcullis.audit.jsonl import JsonlSink
 from portcullis.audit.sink import Sealed, Sink
-from portcullis.audit.sqlite import SqliteSink
+from portcullis.audit.sqlite import SqliteSink, index_store, open_for_indexing
 
 START = 1_764_000_000.0
 TID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -84,9 +84,20 @@ def write_records(sinks: list[Sink], records: Iterable[AuditRecord], chain: str)
 
 
 def sqlite_store(path: Path, *workers: Iterable[AuditRecord]) -> Path:
-    """A SQLite store written by one writer per argument, one after the other."""
+    """A SQLite store written by one writer per argument, one after the other, with its
+    spool indexed (so that tests may read and tamper with the table directly)."""
     for index, records in enumerate(workers):
         write_records([SqliteSink(path)], records, f"host/{100 + index}/0")
+    return indexed(path)
+
+
+def indexed(path: Path) -> Path:
+    """``path``'s SQLite store with everything in its spool moved into the table."""
+    db = open_for_indexing(str(path))
+    try:
+        index_store(db, str(path))
+    finally:
+        db.close()
     return path
 
 

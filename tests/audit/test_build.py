@@ -17,7 +17,7 @@ from portcullis.audit.sqlite import SqliteSink
 from portcullis.audit.syslog import SyslogSink
 from portcullis.config import ConfigError, validate
 from portcullis.config.schema import AuditSettings
-from tests.audit.support import sample
+from tests.audit.support import indexed, sample
 
 ROUTES = [{"upstream": "http://127.0.0.1:1", "public": True}]
 
@@ -104,6 +104,7 @@ def test_a_restarted_writer_continues_from_the_store(tmp_path: Path) -> None:
         return first_prev
 
     assert asyncio.run(run_once(0)) == GENESIS
+    indexed(tmp_path / "a.db")
     with sqlite3.connect(tmp_path / "a.db") as db:
         first_hash = orjson.loads(db.execute("SELECT record FROM audit").fetchone()[0])["hash"]
     assert asyncio.run(run_once(1)) == first_hash

@@ -24,6 +24,7 @@ from tests.audit.support import (
     BOB_ID,
     BOT_ID,
     TID,
+    indexed,
     sample,
     write_records,
 )
@@ -69,6 +70,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "routes:\n  - {upstream: 'http://127.0.0.1:1', public: true}\n"
         f"audit:\n  sqlite: {{path: '{tmp / 'audit.db'}'}}\n"
     )
+    indexed(tmp / "audit.db")  # the last writer's records too, before tests copy the file
     return tmp
 
 
@@ -225,3 +227,35 @@ def test_in_process_entry_point(store: Path, capsys: pytest.CaptureFixture[str])
     assert main(["audit", "verify", "-c", str(store / "portcullis.yaml")]) == 0
     assert capsys.readouterr().out == "5 records, 2 chains, OK\n"
     assert main(["audit", "nope"]) == 2
+
+
+def test_index_moves_what_the_workers_spooled(tmp_path: Path) -> None:
+    records = [sample(n, request_id=f"r{n}") for n in range(3)]
+    write_records([SqliteSink(tmp_path / "audit.db")], records, "w/1/0")  # spooled only
+    spool = tmp_path / "audit.db.spool"
+    assert [p.suffix for p in spool.iterdir()] == [".seg"]
+    done = audit("index", "--store", "audit.db", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "3 records indexed\n", "")
+    assert list(spool.iterdir()) == []
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        assert db.execute("SELECT count(*) FROM audit").fetchone()[0] == 3
+    again = audit("index", "--store", "audit.db", cwd=tmp_path)
+    assert again.stdout == "0 records indexed\n"
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_bytes(b"")
+    done = audit("index", "--store", str(jsonl), cwd=tmp_path)
+    assert done.returncode == 2 and "only a SQLite store" in done.stderr
+
+
+def test_a_store_that_cannot_be_indexed_is_read_with_a_warning(tmp_path: Path) -> None:
+    write_records([SqliteSink(tmp_path / "audit.db")], [sample(0, request_id="in")], "w/1/0")
+    indexed(tmp_path / "audit.db")
+    write_records([SqliteSink(tmp_path / "audit.db")], [sample(1, request_id="out")], "w/2/0")
+    with sqlite3.connect(tmp_path / "audit.db") as db:  # a store this release cannot write
+        db.execute("PRAGMA user_version = 99")
+    done = audit("query", "--store", "audit.db", "--json", cwd=tmp_path)
+    assert done.returncode == 0 and ids_of(done.stdout) == ["in"]
+    assert done.stderr.startswith("warning: ") and "could not be added" in done.stderr
+    assert "schema version 99" in done.stderr
+    done = audit("index", "--store", "audit.db", cwd=tmp_path)
+    assert done.returncode == 1 and "could not be added" in done.stderr

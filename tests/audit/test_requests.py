@@ -5,12 +5,15 @@ from __future__ import annotations
 import gc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from portcullis.audit.record import AuditIdentity, AuditRoute, Event
+from portcullis.audit.record import AuditIdentity, AuditRoute, Event, record_body
 from portcullis.audit.requests import (
     SESSION_EXPIRED_RULE,
     AuditSubject,
     event_of,
+    request_body,
     request_record,
 )
 from portcullis.config.schema import Route
@@ -121,3 +124,53 @@ def test_the_route_of_a_record_does_not_keep_the_route_target_alive() -> None:
     assert not any(isinstance(r, RouteTarget) for r in gc.get_referrers(pool))
     moved = request_record(3.0, head(), target(0, "/api"), Decision(True, Reason.PUBLIC), 200, 0)
     assert moved.route == AuditRoute(0, "portal.example.com", "/api")
+
+
+SUBJECTS = [
+    None,
+    AuditSubject(ALICE, session_created=900.0),
+    AuditSubject(AuditIdentity("t1", "bot", "app", "reporting-bot", "c1"), "uti-1", 500.0, 4100.0),
+    AuditSubject(AuditIdentity("t1", "o2", "obo", acting_for="t1/o3"), None, None, 4000.0),
+]
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    subject=st.sampled_from(SUBJECTS),
+    route=st.sampled_from([None, 0, 2]),
+    allow=st.booleans(),
+    monitored=st.sampled_from([(), ("admins: role",)]),
+    reason=st.sampled_from([Reason.SIGNED_IN, Reason.BEARER, Reason.FORBIDDEN]),
+    rule=st.sampled_from(["", "readers", "default"]),
+    path=st.sampled_from(["/a", "/a?x=1", "/b;jsessionid=abc", "/" + "p" * 2000]) | _text,
+    request_id=st.sampled_from(["", "r-1", "x" * 300]) | _text,
+    source_ip=st.sampled_from(["", "10.0.0.1", "2001:db8::1"]),
+    status=st.sampled_from([0, 200, 403, 502]),
+    wall=st.floats(1000.0, 5000.0),
+    seconds=st.floats(0.0, 2.0),
+)
+def test_request_body_is_the_body_of_request_record(
+    subject: AuditSubject | None,
+    route: int | None,
+    allow: bool,
+    monitored: tuple[str, ...],
+    reason: Reason,
+    rule: str,
+    path: str,
+    request_id: str,
+    source_ip: str,
+    status: int,
+    wall: float,
+    seconds: float,
+) -> None:
+    request = head(path)
+    request.request_id = request_id
+    request.forwarded_for = source_ip
+    request.client_ip = ""
+    where = None if route is None else target(route)
+    decision = Decision(allow, reason, rule=rule, monitored=monitored, subject=subject)
+    expected = record_body(request_record(wall, request, where, decision, status, seconds))
+    for _ in range(2):  # made, then from the template
+        made = request_body(wall, request, where, decision, status, seconds)
+        assert list(made.items()) == list(expected.items())

@@ -25,7 +25,7 @@ from portcullis.audit.syslog import SyslogSink
 from portcullis.config import validate
 from portcullis.identity import Kind, identity_from_claims
 from portcullis.jose import KeySet, parse, sign_jws, verify
-from tests.audit.support import START, TID
+from tests.audit.support import START, TID, indexed
 
 OID = "0c3b2f9e-5f7d-4f57-9a55-6a1f0e1d2c3b"
 UTI = "xq9y2lJd3EiV3wQdXKAZAA"
@@ -140,14 +140,18 @@ def test_no_sink_ever_writes_a_token_cookie_or_secret(tmp_path: Path) -> None:
     syslog_count = len(received)
     written = list(received)
     written.append(stdout.read_bytes())
-    files = sorted(store.iterdir())
-    written += [path.read_bytes() for path in files]
+    spooled = sorted(path for path in store.rglob("*") if path.is_file())
+    written += [path.read_bytes() for path in spooled]  # the spool, before indexing
+    indexed(store / "audit.db")
+    files = sorted(path for path in store.rglob("*") if path.is_file())
+    written += [path.read_bytes() for path in files]  # the database (and WAL), after
     everything = b"\n".join(written)
 
     expected = len(Event) * len(leaks) * len(details)
     assert log.written == expected and log.errors == 0 and log.dropped == 0
     assert syslog_count == 2 * expected
     assert {p.name for p in files} >= {"audit.db", "audit.jsonl", "audit.jsonl.1"}
+    assert any(p.suffix == ".seg" for p in spooled)
     assert UTI.encode() in everything and OID.encode() in everything  # the search is not blind
     assert b"[redacted]" in everything
     for secret in (token, *token.split("."), cookie, client_secret):

@@ -13,6 +13,8 @@ from portcullis.audit.chain import Chain
 from portcullis.audit.record import record_body
 from portcullis.audit.sink import Sealed
 from portcullis.audit.sqlite import COLUMNS, SqliteSink, connect_readonly
+from portcullis.audit.store import open_reader
+from portcullis.audit.verify import verify
 from tests.audit.support import API_ROUTE, BOT_ID, sample
 
 
@@ -40,6 +42,9 @@ def test_rows_hold_the_line_and_its_columns(tmp_path: Path) -> None:
     )
     line = chain.seal(body)
     sink.write([Sealed(body, line)])
+    with sqlite3.connect(path) as db:  # spooled, not yet in the table
+        assert db.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
+    assert sink.index() == 1
     assert sink.last_hash() == chain.prev
     sink.close()
     with sqlite3.connect(path) as db:
@@ -51,16 +56,20 @@ def test_rows_hold_the_line_and_its_columns(tmp_path: Path) -> None:
     assert values["kind"] == "app" and values["route"] == 2 and values["token_lifetime"] == 15.0
 
 
-def test_a_failed_batch_is_rolled_back(tmp_path: Path) -> None:
+def test_a_line_that_is_not_a_record_is_kept_for_verify_to_report(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     sink, chain = SqliteSink(path), Chain("c")
     good = record_body(sample(0))
-    bad = {"event": "allow"}  # no time: NOT NULL
-    with pytest.raises(sqlite3.IntegrityError):
-        sink.write([Sealed(good, chain.seal(good)), Sealed(bad, b"{}")])
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM audit").fetchone()[0] == 0
+    sink.write([Sealed(good, chain.seal(good)), Sealed({}, b"{}"), Sealed({}, b"garbage")])
+    assert sink.index() == 3
     sink.close()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT time, chain, seq, event FROM audit ORDER BY id").fetchall()
+    assert [row[1:4] for row in rows] == [("c", 0, "allow"), ("", -1, ""), ("", -1, "")]
+    reader = open_reader([str(path)])
+    problems = verify(reader.entries(), anchors=reader.anchors()).problems
+    reader.close()
+    assert [p.where for p in problems] == ["row 2", "row 3"]
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

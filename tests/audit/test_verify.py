@@ -23,7 +23,7 @@ from portcullis.audit.sink import Sink
 from portcullis.audit.sqlite import COLUMNS, SqliteSink
 from portcullis.audit.store import open_reader
 from portcullis.audit.verify import Entry, Verification, verify
-from tests.audit.support import sample
+from tests.audit.support import indexed, sample
 
 A, B = "web1/100/0", "web1/200/0"
 
@@ -62,6 +62,7 @@ class SqliteFile:
         return SqliteSink(self.path)
 
     def lines(self) -> list[bytes]:
+        indexed(self.path)  # what the writers spooled, in the table
         with sqlite3.connect(self.path) as db:
             return [r[0].encode() for r in db.execute("SELECT record FROM audit ORDER BY id")]
 
@@ -257,6 +258,7 @@ def test_garbage_lines_are_reported() -> None:
 def test_an_edited_column_is_found(tmp_path: Path) -> None:
     store = SqliteFile(tmp_path)
     interleave(store, 2)
+    indexed(store.path)
     with sqlite3.connect(store.path) as db:
         db.execute("UPDATE audit SET object_id = 'someone-else' WHERE id = 3")
     problems = check(store).problems

@@ -23,6 +23,7 @@ import pytest
 
 from portcullis.devidp import DevIdp
 from portcullis.devidp.defaults import BOT_CLIENT_ID, BOT_CLIENT_SECRET, DEMO_API_ID, DEMO_API_URI
+from tests.audit.support import indexed
 from tests.auth.browser import Browser
 from tests.e2e.policy_support import EchoUpstream, app_token, run_echo, send, tenant
 from tests.guardrails.receiver import receiver
@@ -202,7 +203,10 @@ def test_every_record_type_from_real_requests(
         assert by_event["sign-in"][0]["object_id"] in {alice_id, bob_oid(idp)}
 
         # Nothing written holds a token, a cookie or a secret.
-        stored = (tmp_path / "audit.db").read_bytes()
+        # The store, its WAL and its spool (the last records may not be indexed yet).
+        files = [path for path in tmp_path.rglob("audit.db*") if path.is_file()]
+        assert any(path.name == "audit.db" for path in files)
+        stored = b"".join(path.read_bytes() for path in files)
         for secret in (bot, forged, SESSION_KEY, BOT_CLIENT_SECRET):
             assert secret.encode() not in stored
         for chunk in bot.split("."):
@@ -210,7 +214,7 @@ def test_every_record_type_from_real_requests(
     # The store verifies; a changed byte is found.
     done = _verify(proxy.config_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    with sqlite3.connect(tmp_path / "audit.db") as db:
+    with sqlite3.connect(indexed(tmp_path / "audit.db")) as db:
         db.execute(
             "UPDATE audit SET record = replace(record, '\"/admin/x\"', '\"/admin/y\"') "
             "WHERE record LIKE '%/admin/x%'"
@@ -267,7 +271,7 @@ def test_sigterm_under_load_loses_no_record(
         for thread in threads:
             thread.join(10)
     assert answered[0] > 50
-    with sqlite3.connect(tmp_path / "audit.db") as db:
+    with sqlite3.connect(indexed(tmp_path / "audit.db")) as db:
         (written,) = db.execute(
             "SELECT count(*) FROM audit WHERE event = 'allow' AND record LIKE '%\"/app/load\"%'"
         ).fetchone()

@@ -32,7 +32,7 @@ def build_sinks(settings: AuditSettings) -> list[Sink]:
     sinks: list[Sink] = []
     try:
         if settings.sqlite.enabled:
-            sinks.append(SqliteSink(settings.sqlite.path, durable=settings.durability == "sync"))
+            sinks.append(SqliteSink(settings.sqlite.path))
         if settings.jsonl is not None:
             jsonl = settings.jsonl
             sinks.append(

@@ -21,7 +21,13 @@ import orjson
 
 from portcullis.audit.filters import Filter, parse_duration, parse_when
 from portcullis.audit.record import Event
-from portcullis.audit.store import Reader, StoreError, configured_store, open_reader
+from portcullis.audit.store import (
+    Reader,
+    SqliteReader,
+    StoreError,
+    configured_store,
+    open_reader,
+)
 from portcullis.audit.table import HEADER, format_row
 from portcullis.audit.tokens import format_token_report, token_report
 from portcullis.audit.verify import verify
@@ -77,6 +83,17 @@ def add_parser(sub: Any) -> None:
     tail.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
     tail.add_argument("--json", action="store_true", help="the stored JSON lines")
 
+    index = commands.add_parser(
+        "index", help="add what the workers spooled to the SQLite store (readers do it too)"
+    )
+    _store_options(index)
+    index.add_argument(
+        "--follow",
+        type=float,
+        metavar="SECONDS",
+        help="keep indexing, every SECONDS (a sidecar or service next to the proxy)",
+    )
+
     tokens = commands.add_parser("tokens", help="token lifetimes per client app and kind")
     _store_options(tokens)
     tokens.add_argument(
@@ -105,6 +122,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     except (StoreError, ValueError) as exc:
         print(exc, file=err)
         return ExitStatus.USAGE_OR_CONFIG
+    for note in reader.notes:
+        print(f"warning: {note}", file=err)
     try:
         return command(args, reader, out, err)
     except ValueError as exc:  # --since / --until
@@ -171,11 +190,31 @@ def _tokens(args: argparse.Namespace, reader: Reader, out: TextIO, err: TextIO) 
     return FINDINGS if report.too_long else ExitStatus.OK
 
 
+def _index(args: argparse.Namespace, reader: Reader, out: TextIO, err: TextIO) -> int:
+    if not isinstance(reader, SqliteReader):
+        print("audit index: only a SQLite store has a spool to index", file=err)
+        return ExitStatus.USAGE_OR_CONFIG
+    if args.follow is not None and args.follow <= 0:
+        print("audit index: --follow needs a positive number of seconds", file=err)
+        return ExitStatus.USAGE_OR_CONFIG
+    print(f"{reader.indexed} records indexed", file=out)
+    while args.follow:
+        out.flush()
+        time.sleep(args.follow)
+        if added := reader.index():
+            print(f"{added} records indexed", file=out)
+        for note in reader.notes:
+            print(f"warning: {note}", file=err)
+        reader.notes.clear()
+    return FINDINGS if reader.notes else ExitStatus.OK
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Reader, TextIO, TextIO], int]] = {
     "verify": _verify,
     "query": _query,
     "tail": _tail,
     "tokens": _tokens,
+    "index": _index,
 }
 
 

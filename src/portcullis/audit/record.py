@@ -36,6 +36,8 @@ __all__ = [
     "AuditRecord",
     "AuditRoute",
     "Event",
+    "cap_path",
+    "cap_text",
     "record_body",
     "scrub",
 ]
@@ -88,7 +90,7 @@ class AuditIdentity:
             ("client_id", self.client_id),
             ("acting_for", self.acting_for),
         )
-        items = tuple((key, _cap(str(value), _SHORT)) for key, value in pairs if value)
+        items = tuple((key, cap_text(str(value), _SHORT)) for key, value in pairs if value)
         object.__setattr__(self, "_items", items)
 
     @classmethod
@@ -117,8 +119,8 @@ class AuditRoute:
     def __post_init__(self) -> None:
         items = (
             ("route", int(self.index)),
-            ("route_host", _cap(str(self.host), _SHORT)),
-            ("route_path", _path(str(self.path))),
+            ("route_host", cap_text(str(self.host), _SHORT)),
+            ("route_path", cap_path(str(self.path))),
         )
         object.__setattr__(self, "_items", items)
 
@@ -196,25 +198,25 @@ def record_body(record: AuditRecord) -> dict[str, Any]:
     r = record
     body: dict[str, Any] = {"time": r.time, "event": str(r.event)}
     if r.request_id:
-        body["request_id"] = _cap(r.request_id, _SHORT)
+        body["request_id"] = cap_text(r.request_id, _SHORT)
     if r.identity is not None:
         body.update(r.identity._items)
     if r.route is not None:
         body.update(r.route._items)
     if r.method:
-        body["method"] = _cap(r.method, 32)
+        body["method"] = cap_text(r.method, 32)
     if r.path:
-        body["path"] = _path(r.path)
+        body["path"] = cap_path(r.path)
     if r.source_ip:
-        body["source_ip"] = _cap(r.source_ip, 64)
+        body["source_ip"] = cap_text(r.source_ip, 64)
     if r.reason:
-        body["reason"] = _cap(r.reason, _SHORT)
+        body["reason"] = cap_text(r.reason, _SHORT)
     if r.rule:
-        body["rule"] = _cap(r.rule, _SHORT)
+        body["rule"] = cap_text(r.rule, _SHORT)
     if r.reasons:
         body["reasons"] = [scrub(item, _REASON) for item in r.reasons[:_MAX_REASONS]]
     if r.token_id:
-        body["token_id"] = _cap(r.token_id, _SHORT)
+        body["token_id"] = cap_text(r.token_id, _SHORT)
     age, remaining, lifetime = r.token_age, r.token_remaining, r.token_lifetime
     if age is not None:
         body["token_age"] = age
@@ -297,7 +299,7 @@ def scrub(text: str, limit: int) -> str:
             break
     if "=" in text or ":" in text:
         text = _named_values(text)
-    return _cap(text, limit)
+    return cap_text(text, limit)
 
 
 def _redact_group(match: re.Match[str]) -> str:
@@ -329,15 +331,16 @@ def _named_values(text: str) -> str:
     return "".join(pieces)
 
 
-def _cap(text: str, limit: int) -> str:
+def cap_text(text: str, limit: int = _SHORT) -> str:
+    """``text`` cut to ``limit`` characters (ending in ``…`` when cut)."""
     return text if len(text) <= limit else text[: limit - 1] + _CUT
 
 
-def _path(path: str) -> str:
+def cap_path(path: str) -> str:
     """The path without query or fragment, cut to size; scrubbed when it looks like it
     carries a credential (``;jsessionid=...``, a JWT as a segment)."""
     if "?" in path or "#" in path:
         path = path.partition("?")[0].partition("#")[0]
     if "=" in path or "eyJ" in path:
         return scrub(path, _LONG)
-    return _cap(path, _LONG)
+    return cap_text(path, _LONG)

@@ -3,8 +3,11 @@
 The request path queues a tuple (:meth:`AuditLog.defer`): the wall-clock time, the
 request head, the route, the gate's :class:`~portcullis.decision.Decision`, the status
 answered and the duration. :func:`request_record` turns it into an :class:`AuditRecord`
-off the request path. Who the caller is comes from the decision's
-:class:`AuditSubject`, built once per session or verified token by the gate.
+off the request path; :func:`request_body` goes straight to the record's JSON-ready
+body (what the writer seals), which for the common case, an allowed request, is a
+copy of a template made once per caller and route with the request's own values
+filled in. Who the caller is comes from the decision's :class:`AuditSubject`, built
+once per session or verified token by the gate.
 """
 
 from __future__ import annotations
@@ -12,11 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from portcullis.audit.record import AuditIdentity, AuditRecord, AuditRoute, Event
+from portcullis.audit.record import (
+    _SHORT,
+    AuditIdentity,
+    AuditRecord,
+    AuditRoute,
+    Event,
+    cap_path,
+    cap_text,
+    record_body,
+)
 from portcullis.decision import Decision, Reason
 from portcullis.http.request import RequestHead
 
-__all__ = ["SESSION_EXPIRED_RULE", "AuditSubject", "event_of", "request_record"]
+__all__ = [
+    "SESSION_EXPIRED_RULE",
+    "AuditSubject",
+    "event_of",
+    "request_body",
+    "request_record",
+]
 
 SESSION_EXPIRED_RULE = "session-expired"
 """The ``rule`` of the gate's denial for a session past its timeouts (or revoked)."""
@@ -113,3 +131,76 @@ def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
         duration_ms=round(seconds * 1000, 3),
         detail=None if decision.allow else (decision.detail or None),
     )
+
+
+_Template = tuple[AuditSubject | None, AuditRoute, dict[str, Any]]
+_TEMPLATES: dict[tuple[int, int, Reason, str], _Template] = {}
+"""Allowed requests' bodies without their own values, by (caller, route, reason, rule).
+Keyed by ``id``; the entry holds the objects themselves, so an id is never reused
+while its entry lives, and a stale entry is told apart by identity."""
+
+
+def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
+    wall: float,
+    head: RequestHead,
+    target: Any,
+    decision: Decision,
+    status: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """``record_body(request_record(...))``, the same keys, order and values, made faster
+    for allowed requests from a template."""
+    route = _route(target)
+    if (
+        not decision.allow
+        or decision.monitored
+        or route is None
+        or not status
+        or not head.request_id
+        or not head.method
+        or not head.path
+        or not head.source_ip
+    ):
+        return record_body(request_record(wall, head, target, decision, status, seconds))
+    subject: AuditSubject | None = decision.subject
+    key = (id(subject), id(route), decision.reason, decision.rule)
+    known = _TEMPLATES.get(key)
+    if known is None or known[0] is not subject or known[1] is not route:
+        known = _template(key, subject, route, target, decision)
+    body = known[2].copy()
+    body["time"] = wall
+    request_id, method, path, source_ip = head.request_id, head.method, head.path, head.source_ip
+    body["request_id"] = request_id if len(request_id) <= _SHORT else cap_text(request_id)
+    body["method"] = method if len(method) <= 32 else cap_text(method, 32)
+    body["path"] = cap_path(path)
+    body["source_ip"] = source_ip if len(source_ip) <= 64 else cap_text(source_ip, 64)
+    if subject is not None:
+        if subject.issued_at is not None:
+            body["token_age"] = round(wall - subject.issued_at, 3)
+        if subject.expires_at is not None:
+            body["token_remaining"] = round(subject.expires_at - wall, 3)
+        if subject.session_created is not None:
+            body["session_age"] = round(wall - subject.session_created, 3)
+    body["status"] = status
+    body["duration_ms"] = round(seconds * 1000, 3)
+    return body
+
+
+def _template(
+    key: tuple[int, int, Reason, str],
+    subject: AuditSubject | None,
+    route: AuditRoute,
+    target: Any,
+    decision: Decision,
+) -> _Template:
+    """The body of an allowed request with placeholders where each request differs."""
+    body = record_body(request_record(0.0, _PLACEHOLDER, target, decision, 1, 0.0))
+    if len(_TEMPLATES) >= 4096:
+        _TEMPLATES.clear()
+    made = _TEMPLATES[key] = (subject, route, body)
+    return made
+
+
+_PLACEHOLDER = RequestHead(
+    "X", "/", b"", "1.1", "", b"", [], "x", "http", "x", True, False, None, False, None, b""
+)

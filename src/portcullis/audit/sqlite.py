@@ -5,10 +5,11 @@ works on it) and copies of the fields queries filter on, indexed. The copies
 are checked against the record by ``portcullis audit verify``. Rows are only
 ever inserted; ``id`` is the storage order.
 
-A batch is one transaction. With ``durable=True`` (``durability: sync``) the
-database runs ``synchronous=FULL`` so each commit is on disk when it returns;
-otherwise ``NORMAL`` (WAL: a power loss may lose the last commits, never
-corrupt the file). The file is created mode 0600.
+The workers do not insert rows: :class:`SqliteSink` appends each batch to the
+store's spool (:mod:`portcullis.audit.spool`), and :func:`index_store` moves the
+spool into the table, when a worker starts and before every read. With
+``durability: sync`` the writer fsyncs the spool after every record.
+The database file is created mode 0600.
 """
 
 from __future__ import annotations
@@ -22,11 +23,19 @@ from urllib.parse import quote
 
 from portcullis.audit.chain import split_line
 from portcullis.audit.sink import Sealed
+from portcullis.audit.spool import SPOOL_SCHEMA, SpoolWriter, index_spool, spool_dir
 from portcullis.sqlite_file import open_store
 
-__all__ = ["COLUMNS", "SCHEMA_VERSION", "SqliteSink", "connect_readonly"]
+__all__ = [
+    "COLUMNS",
+    "SCHEMA_VERSION",
+    "SqliteSink",
+    "connect_readonly",
+    "index_store",
+    "open_for_indexing",
+]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: the spool table
 
 COLUMNS: Final = (
     "time",
@@ -47,7 +56,8 @@ COLUMNS: Final = (
 )
 """Record fields copied into columns of the same name (``record`` holds the whole line)."""
 
-_SCHEMA: Final = """
+_SCHEMA: Final = (
+    """
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
@@ -75,6 +85,8 @@ CREATE INDEX IF NOT EXISTS audit_by_route ON audit (route_host, route_path);
 CREATE INDEX IF NOT EXISTS audit_by_event ON audit (event);
 CREATE INDEX IF NOT EXISTS audit_by_reason ON audit (reason);
 """
+    + SPOOL_SCHEMA
+)
 _INSERT: Final = (  # built from the constant COLUMNS only
     f"INSERT INTO audit ({', '.join(COLUMNS)}, record) "  # noqa: S608
     f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
@@ -82,48 +94,66 @@ _INSERT: Final = (  # built from the constant COLUMNS only
 
 
 class SqliteSink:
+    """Appends to the store's spool; indexes it into the database when opened."""
+
     name = "sqlite"
 
     def __init__(
-        self, path: str | os.PathLike[str], *, durable: bool = False, busy_timeout: float = 2.0
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 2.0,
+        spool: SpoolWriter | None = None,
     ) -> None:
         self.path = os.fspath(path)
-        self._db = open_store(
-            self.path,
-            what="audit store",
-            schema=_SCHEMA,
-            version=SCHEMA_VERSION,
-            busy_timeout=busy_timeout,
-            durable=durable,
-        )
+        self._db = open_for_indexing(self.path, busy_timeout=busy_timeout)
+        try:
+            index_store(self._db, self.path)
+            self._spool = spool or SpoolWriter(spool_dir(self.path))
+        except BaseException:
+            self._db.close()
+            raise
 
     def __repr__(self) -> str:
         return f"SqliteSink({self.path!r})"
 
     def write(self, batch: Sequence[Sealed]) -> None:
-        rows = [
-            (*[entry.body.get(column) for column in COLUMNS], entry.line.decode())
-            for entry in batch
-        ]
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany(_INSERT, rows)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        self._spool.write([entry.line for entry in batch])
 
     def sync(self) -> None:
-        """Commits are durable as configured; nothing is buffered in between."""
+        self._spool.sync()
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._spool.close()
+        finally:
+            self._db.close()
+
+    def index(self) -> int:
+        """Bring the database up to date with the spool; the number of records added."""
+        return index_store(self._db, self.path)
 
     def last_hash(self) -> str | None:
         row = self._db.execute("SELECT record FROM audit ORDER BY id DESC LIMIT 1").fetchone()
         split = split_line(row[0].encode()) if row else None
         return split[1] if split else None
+
+
+def open_for_indexing(path: str, *, busy_timeout: float = 2.0) -> sqlite3.Connection:
+    """The store opened for writing (created with its schema if new); ``sqlite3.Error`` /
+    ``OSError`` when it cannot be."""
+    return open_store(
+        path,
+        what="audit store",
+        schema=_SCHEMA,
+        version=SCHEMA_VERSION,
+        busy_timeout=busy_timeout,
+    )
+
+
+def index_store(db: sqlite3.Connection, path: str) -> int:
+    """Move the spool of the store at ``path`` into ``db``; the number of records added."""
+    return index_spool(db, spool_dir(path), _INSERT, COLUMNS)
 
 
 def connect_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:

@@ -1,8 +1,11 @@
 """Reading an audit store: the SQLite database or JSON lines files, behind one :class:`Reader`.
 
 Used by ``portcullis audit verify | query | tail | tokens``; never by the
-proxy. SQLite is opened read-only. A JSONL store is a list of files read in
-order (rotated files oldest first, then the current one).
+proxy. SQLite is first brought up to date with its spool (records the workers
+wrote since the last indexing, see :mod:`portcullis.audit.spool`), then read
+through a read-only connection; ``tail --follow`` indexes again before each
+look. A JSONL store is a list of files read in order (rotated files oldest
+first, then the current one).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import orjson
 
 from portcullis.audit.filters import Filter
 from portcullis.audit.jsonl import STDOUT, rotated_files
-from portcullis.audit.sqlite import COLUMNS, connect_readonly
+from portcullis.audit.spool import spool_dir
+from portcullis.audit.sqlite import COLUMNS, connect_readonly, index_store, open_for_indexing
 from portcullis.audit.verify import Entry, anchors_in
 
 if TYPE_CHECKING:
@@ -48,6 +52,8 @@ class Row(NamedTuple):
 
 
 class Reader(Protocol):
+    notes: list[str]  # what the reader could not do, for the user (not fatal)
+
     def entries(self) -> Iterator[Entry]: ...
 
     def anchors(self) -> set[str]: ...
@@ -92,7 +98,7 @@ def open_reader(paths: Sequence[str], *, max_files: int = 0) -> Reader:
         if len(paths) > 1:
             raise StoreError(f"{first}: a SQLite store is verified on its own")
         try:
-            return SqliteReader(connect_readonly(first))
+            return SqliteReader(connect_readonly(first), first)
         except sqlite3.Error as exc:
             raise StoreError(f"{first}: not an audit store ({exc})") from None
     files = list(paths)
@@ -102,8 +108,39 @@ def open_reader(paths: Sequence[str], *, max_files: int = 0) -> Reader:
 
 
 class SqliteReader:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, path: str | None = None) -> None:
         self._db = db
+        self._path = path
+        self.notes: list[str] = []
+        self.indexed = 0  # records this reader moved from the spool into the store
+        self.index()
+
+    def index(self) -> int:
+        """Move the store's spool into it (records written since the last indexing)."""
+        path = self._path
+        if path is None or not os.path.isdir(spool_dir(path)):
+            return 0
+        try:
+            db = open_for_indexing(path)
+        except (OSError, sqlite3.Error) as exc:
+            return self._cannot_index(exc)
+        try:
+            added = index_store(db, path)
+        except (OSError, sqlite3.Error) as exc:
+            return self._cannot_index(exc)
+        finally:
+            db.close()
+        self.indexed += added
+        return added
+
+    def _cannot_index(self, exc: Exception) -> int:
+        note = (
+            f"{self._path}: records still in {spool_dir(str(self._path))} could not be added "
+            f"({exc}); showing the records indexed so far"
+        )
+        if note not in self.notes:
+            self.notes.append(note)
+        return 0
 
     def entries(self) -> Iterator[Entry]:
         query = f"SELECT id, record, {', '.join(COLUMNS)} FROM audit ORDER BY id"  # noqa: S608
@@ -128,6 +165,7 @@ class SqliteReader:
         return self._db.execute("SELECT coalesce(max(id), 0) FROM audit").fetchone()[0]
 
     def after(self, cursor: object) -> tuple[list[Row], object]:
+        self.index()
         found = self._db.execute(
             "SELECT id, record FROM audit WHERE id > ? ORDER BY id LIMIT ?",
             (cursor, _FOLLOW_BATCH),
@@ -148,6 +186,7 @@ class _FilePosition:
 class JsonlReader:
     def __init__(self, files: Sequence[str]) -> None:
         self.files = list(files)
+        self.notes: list[str] = []
 
     def _lines(self) -> Iterator[tuple[str, bytes]]:
         for name in self.files:

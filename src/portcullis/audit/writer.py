@@ -26,7 +26,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from portcullis.audit.chain import Chain
 from portcullis.audit.record import AuditRecord, record_body
@@ -38,7 +38,8 @@ log = logging.getLogger("portcullis.audit")
 
 Durability = Literal["batched", "sync"]
 MAX_BATCH: Final = 256  # records per flush callback: bounds how long one flush holds the loop
-_Entry = AuditRecord | tuple[Callable[..., AuditRecord], tuple[object, ...]]  # made, or to make
+# A record, or how to make it: a function returning the record or its body (record_body's).
+_Entry = AuditRecord | tuple[Callable[..., AuditRecord | dict[str, Any]], tuple[object, ...]]
 
 
 class AuditLog:
@@ -84,10 +85,15 @@ class AuditLog:
         """Queue ``record`` for the sinks. Never blocks (except with ``durability: sync``)."""
         self._enqueue(record)
 
-    def defer(self, make: Callable[..., AuditRecord], *args: object) -> None:
+    def defer(self, make: Callable[..., AuditRecord | dict[str, Any]], *args: object) -> None:
         """Queue ``make(*args)``, called at flush time: the request path pays for a tuple,
-        not for building the record. ``args`` must not change after the call."""
-        self._enqueue((make, args))
+        not for building the record. ``make`` returns the record, or straight away its body
+        as :func:`record_body` would make it. ``args`` must not change after the call."""
+        queue = self._queue
+        if self._open and self._timer is not None and len(queue) < self._queue_max:
+            queue.append((make, args))  # the common case: a flush is already due
+        else:
+            self._enqueue((make, args))
 
     def _enqueue(self, entry: _Entry) -> None:
         if not self._open:
@@ -140,8 +146,8 @@ class AuditLog:
         chain = self.chain
         for entry in records:
             try:
-                record = entry if isinstance(entry, AuditRecord) else entry[0](*entry[1])
-                body = record_body(record)
+                made = entry if isinstance(entry, AuditRecord) else entry[0](*entry[1])
+                body = made if isinstance(made, dict) else record_body(made)
                 batch.append(Sealed(body, chain.seal(body)))
             except Exception as exc:  # a value orjson cannot encode: lose it, not the batch
                 self.errors += 1

@@ -25,7 +25,7 @@ from dataclasses import replace
 from time import monotonic, time
 from typing import TYPE_CHECKING
 
-from portcullis.audit.requests import request_record
+from portcullis.audit.requests import request_body
 from portcullis.decision import ALLOW_PUBLIC, Decision, GuardrailDecision
 from portcullis.guardrails.body import BodyGuard, Intake
 from portcullis.http.headers import HOP_BY_HOP, connection_tokens
@@ -568,7 +568,7 @@ class Exchange:
         audit = server.audit
         if audit is not None and (decision is not ALLOW_PUBLIC or server.audit_public):
             audit.defer(
-                request_record, time(), self.head, self.route, decision, self.status, elapsed
+                request_body, time(), self.head, self.route, decision, self.status, elapsed
             )
 
     # backpressure -------------------------------------------------------------------------------
