@@ -567,9 +567,7 @@ class Exchange:
         server = self.client.server
         audit = server.audit
         if audit is not None and (decision is not ALLOW_PUBLIC or server.audit_public):
-            audit.defer(
-                request_body, time(), self.head, self.route, decision, self.status, elapsed
-            )
+            audit.defer(request_body, time(), self.head, self.route, decision, self.status, elapsed)
 
     # backpressure -------------------------------------------------------------------------------
     def upstream_pause_writing(self) -> None:
