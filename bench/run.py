@@ -63,6 +63,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import mod_auth_openidc  # noqa: E402
 from tests.support.apache import Apache, run_apache  # noqa: E402
+from tests.support.nginx import run_nginx  # noqa: E402
 from tests.support.oidc_provider import BASIC, run_oidc_provider  # noqa: E402
 from tests.support.proxy import run_proxy  # noqa: E402
 from tests.support.signin import (  # noqa: E402
@@ -148,6 +149,29 @@ def portcullis_public(env: Env) -> Iterator[Target]:
     route = {"host": "*", "path": "/", "upstream": env.apache.url, "public": True}
     with run_proxy({"routes": [route]}, env.tmp, args=("--workers", "1")) as proxy:
         yield Target(f"{proxy.url}/1k.bin", proxy.process.pid)
+
+
+@contextmanager
+def nginx_proxy(env: Env) -> Iterator[Target]:
+    """nginx (C, one worker, pooled keep-alive upstream connections, no auth, no logs) in
+    front of the same Apache: what a proxy hop costs on this machine before any feature."""
+    (port,) = free_ports(1)
+
+    def http(root: Path) -> str:
+        return f"""\
+  access_log off;
+  upstream apache {{ server 127.0.0.1:{env.apache.port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://apache;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}"""
+
+    with run_nginx(port, http, connections=1024) as server:
+        yield Target(f"{server.url}/1k.bin", server.process.pid)
 
 
 @contextmanager
@@ -256,6 +280,12 @@ def apache_openidc_bearer(env: Env) -> Iterator[Target]:
 
 CASES = [
     Case("apache-direct", "wrk -> Apache, static 1 KiB file", apache_direct),
+    Case(
+        "nginx-proxy",
+        "wrk -> nginx (1 worker, reverse proxy, no auth) -> Apache: the cost of a proxy hop",
+        nginx_proxy,
+        {},
+    ),
     Case(
         "portcullis-public",
         "wrk -> Portcullis (1 worker, public route) -> Apache",

@@ -9,15 +9,9 @@ Sign-in is real: the npm oidc-provider, Portcullis' login and callback (proxied 
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,39 +19,26 @@ import pytest
 
 from portcullis.config.auth_schema import IdentityHeaders
 from tests.support.apache import Apache, run_apache
+from tests.support.nginx import NGINX, Nginx, run_nginx
 from tests.support.oidc_provider import BASIC, OidcProvider, run_oidc_provider, setup_problem
-from tests.support.proxy import Proxy, run_proxy, wait_for_port
+from tests.support.proxy import Proxy, run_proxy
 from tests.support.signin import Browser, callback_url, free_ports, sign_in, sign_in_config
 
 pytestmark = pytest.mark.apache
 
-NGINX = Path("/usr/sbin/nginx")
 ECHO = "/admin/echo.cgi"
 IDENTITY_FIELDS = tuple(IdentityHeaders().model_dump().items())
 
 
-def nginx_conf(root: Path, port: int, portcullis: int, upstream: int) -> str:
-    """The nginx configuration of docs/apache.md, on loopback ports, files under ``root``."""
+def nginx_http(root: Path, port: int, portcullis: int, upstream: int) -> str:
+    """The ``http`` block of docs/apache.md's nginx configuration, on loopback ports."""
     sets = "\n".join(
         f"      auth_request_set $pc_{field} $upstream_http_{header.lower().replace('-', '_')};\n"
         f"      proxy_set_header {header} $pc_{field};"
         for field, header in IDENTITY_FIELDS
     )
-    temps = "\n".join(f"  {kind}_temp_path {root}/tmp/{kind};" for kind in ("client_body", "proxy"))
-    user = "user root;" if os.geteuid() == 0 else ""
     return f"""\
-daemon off;
-{user}
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/error.log info;
-events {{ worker_connections 64; }}
-http {{
   access_log {root}/access.log;
-{temps}
-  fastcgi_temp_path {root}/tmp/fastcgi;
-  uwsgi_temp_path {root}/tmp/uwsgi;
-  scgi_temp_path {root}/tmp/scgi;
   upstream portcullis {{ server 127.0.0.1:{portcullis}; }}
   upstream app {{ server 127.0.0.1:{upstream}; }}
   server {{
@@ -91,63 +72,7 @@ http {{
       proxy_pass http://app;
     }}
   }}
-}}
 """
-
-
-@dataclass
-class Nginx:
-    port: int
-    root: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def error_log(self) -> str:
-        path = self.root / "error.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-
-@contextmanager
-def run_nginx(port: int, portcullis: int, upstream: int) -> Iterator[Nginx]:
-    if not NGINX.exists():
-        pytest.fail(
-            f"{NGINX} is missing: install Debian's nginx (scripts/system-deps.sh)", pytrace=False
-        )
-    root = Path(tempfile.mkdtemp(prefix="portcullis-nginx-"))
-    try:
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (root / "tmp" / kind).mkdir(parents=True)
-        conf = root / "nginx.conf"
-        conf.write_text(nginx_conf(root, port, portcullis, upstream))
-        with open(root / "startup.log", "wb") as startup:
-            process = subprocess.Popen(
-                [str(NGINX), "-c", str(conf), "-p", str(root)],
-                stdout=startup,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = Nginx(port, root, process)
-        try:
-            try:
-                wait_for_port(port, timeout=10)
-            except TimeoutError:
-                startup_log = (root / "startup.log").read_text(errors="replace")
-                raise RuntimeError(f"nginx did not start:\n{startup_log}") from None
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # fixtures --------------------------------------------------------------------------------------
@@ -196,7 +121,10 @@ def portcullis(
 
 @pytest.fixture(scope="module")
 def nginx(ports: tuple[int, int], portcullis: Proxy, upstream: Apache) -> Iterator[Nginx]:
-    with run_nginx(ports[0], ports[1], upstream.port) as server:
+    if not NGINX.exists():
+        pytest.fail(f"{NGINX} is missing: install Debian's nginx (scripts/system-deps.sh)")
+    http = partial(nginx_http, port=ports[0], portcullis=ports[1], upstream=upstream.port)
+    with run_nginx(ports[0], http) as server:
         yield server
 
 

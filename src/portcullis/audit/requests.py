@@ -13,6 +13,7 @@ once per session or verified token by the gate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import floor
 from typing import Any
 
 from portcullis.audit.record import (
@@ -103,13 +104,13 @@ def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     if subject is not None:
         token_id = subject.token_id
         if subject.issued_at is not None:
-            token_age = round(wall - subject.issued_at, 3)
+            token_age = _milli(wall - subject.issued_at)
         if subject.expires_at is not None:
-            token_remaining = round(subject.expires_at - wall, 3)
+            token_remaining = _milli(subject.expires_at - wall)
             if subject.issued_at is not None:
                 token_lifetime = subject.expires_at - subject.issued_at
         if subject.session_created is not None:
-            session_age = round(wall - subject.session_created, 3)
+            session_age = _milli(wall - subject.session_created)
     return AuditRecord(
         time=wall,
         event=event_of(decision),
@@ -128,9 +129,14 @@ def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
         token_lifetime=token_lifetime,
         session_age=session_age,
         status=status or None,
-        duration_ms=round(seconds * 1000, 3),
+        duration_ms=_milli(seconds * 1000),
         detail=None if decision.allow else (decision.detail or None),
     )
+
+
+def _milli(value: float) -> float:
+    """``value`` to three decimals (``round(value, 3)`` costs several times more)."""
+    return floor(value * 1000 + 0.5) / 1000
 
 
 _Template = tuple[AuditSubject | None, AuditRoute, dict[str, Any]]
@@ -176,13 +182,13 @@ def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     body["source_ip"] = source_ip if len(source_ip) <= 64 else cap_text(source_ip, 64)
     if subject is not None:
         if subject.issued_at is not None:
-            body["token_age"] = round(wall - subject.issued_at, 3)
+            body["token_age"] = _milli(wall - subject.issued_at)
         if subject.expires_at is not None:
-            body["token_remaining"] = round(subject.expires_at - wall, 3)
+            body["token_remaining"] = _milli(subject.expires_at - wall)
         if subject.session_created is not None:
-            body["session_age"] = round(wall - subject.session_created, 3)
+            body["session_age"] = _milli(wall - subject.session_created)
     body["status"] = status
-    body["duration_ms"] = round(seconds * 1000, 3)
+    body["duration_ms"] = _milli(seconds * 1000)
     return body
 
 
