@@ -11,8 +11,15 @@ import orjson
 
 from portcullis.audit.chain import Chain
 from portcullis.audit.record import record_body
-from portcullis.audit.spool import CLOSED, OPEN, SpoolWriter, _host, spool_dir
-from portcullis.audit.sqlite import index_store, open_for_indexing
+from portcullis.audit.spool import (
+    CLOSED,
+    OPEN,
+    SpoolWriter,
+    _host,
+    last_spooled_hash,
+    spool_dir,
+)
+from portcullis.audit.sqlite import SqliteSink, index_store, open_for_indexing
 from tests.audit.support import sample
 
 
@@ -148,3 +155,41 @@ def test_lines_keep_their_bytes(tmp_path: Path) -> None:
         records = [row[0].encode() for row in db.execute("SELECT record FROM audit ORDER BY id")]
     assert records == written
     assert [orjson.loads(r)["seq"] for r in records] == [0, 1, 2]
+
+
+def test_the_last_spooled_hash_is_the_newest_segments_last_complete_record(
+    tmp_path: Path,
+) -> None:
+    spool = spool_dir(str(tmp_path / "audit.db"))
+    assert last_spooled_hash(spool) is None  # no spool yet
+    old, new = SpoolWriter(spool), SpoolWriter(spool)
+    sealer = Chain("w/1/0")
+    first, second, third = (sealer.seal(record_body(sample(n))) for n in range(3))
+    old.write([first])
+    (older,) = Path(spool).iterdir()
+    new.write([second])
+    (newer,) = set(Path(spool).iterdir()) - {older}
+    with newer.open("ab") as segment:  # a write caught half-way
+        segment.write(third[:50])
+    os.utime(older, (1_000_000, 1_000_000))
+    os.utime(newer, (2_000_000, 2_000_000))
+    assert last_spooled_hash(spool) == orjson.loads(second)["hash"]
+    os.utime(older, (3_000_000, 3_000_000))
+    assert last_spooled_hash(spool) == orjson.loads(first)["hash"]
+    old.close()
+    new.close()
+
+
+def test_a_new_sink_anchors_at_the_spool_without_indexing_it(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    index(path)
+    writer = SpoolWriter(spool_dir(str(path)))
+    written = lines(2)
+    writer.write(written)
+    writer.close()
+    sink = SqliteSink(path)
+    try:
+        assert sink.last_hash() == orjson.loads(written[-1])["hash"]
+        assert stored(path) == []  # starting never waits for indexing
+    finally:
+        sink.close()

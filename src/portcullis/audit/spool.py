@@ -8,7 +8,6 @@ database (``<db>.spool/``, mode 0700; files 0600). The spool is the durable copy
 the records (``durability: sync`` fsyncs it); the database is their index, brought up
 to date by :func:`index_spool`:
 
-* by every worker when it starts (so a new chain links to the store's last record);
 * by every reader before it reads (``portcullis audit query | tail | tokens | verify``);
 * by ``portcullis audit index`` (once, or ``--follow`` as a sidecar/timer).
 
@@ -43,7 +42,9 @@ from typing import Any, Final
 
 import orjson
 
-__all__ = ["CLOSED", "OPEN", "SpoolWriter", "index_spool", "spool_dir"]
+from portcullis.audit.chain import split_line
+
+__all__ = ["CLOSED", "OPEN", "SpoolWriter", "index_spool", "last_spooled_hash", "spool_dir"]
 
 log = logging.getLogger("portcullis.audit")
 
@@ -51,6 +52,7 @@ OPEN: Final = ".open"
 CLOSED: Final = ".seg"
 SEGMENT_BYTES: Final = 64 << 20
 _READ_CHUNK: Final = 8 << 20  # bytes indexed per transaction
+_TAIL: Final = 64 << 10  # bytes read from a segment's end for its last record
 _DIR_MODE: Final = 0o700
 _FILE_MODE: Final = 0o600
 _numbers = itertools.count()  # segment numbers: unique within the process, across writers
@@ -132,6 +134,32 @@ class SpoolWriter:
             os.close(fd)
         base = os.path.join(self.directory, self._stem)
         os.rename(base + OPEN, base + CLOSED)
+
+
+def last_spooled_hash(directory: str) -> str | None:
+    """The ``hash`` of the last complete record in the most recently written segment."""
+    try:
+        with os.scandir(directory) as entries:
+            segments = [
+                (entry.stat().st_mtime_ns, entry.path)
+                for entry in entries
+                if entry.name.endswith((OPEN, CLOSED))
+            ]
+    except FileNotFoundError:
+        return None
+    for _, path in sorted(segments, reverse=True):
+        try:
+            with open(path, "rb") as segment:
+                end = segment.seek(0, os.SEEK_END)
+                segment.seek(max(0, end - _TAIL))
+                tail = segment.read()
+        except FileNotFoundError:  # indexed and removed meanwhile
+            continue
+        complete = tail[: tail.rfind(b"\n")]
+        found = split_line(complete.rpartition(b"\n")[2]) if complete else None
+        if found is not None:
+            return found[1]
+    return None
 
 
 def index_spool(

@@ -7,7 +7,7 @@ ever inserted; ``id`` is the storage order.
 
 The workers do not insert rows: :class:`SqliteSink` appends each batch to the
 store's spool (:mod:`portcullis.audit.spool`), and :func:`index_store` moves the
-spool into the table, when a worker starts and before every read. With
+spool into the table before every read (``portcullis audit ...``). With
 ``durability: sync`` the writer fsyncs the spool after every record.
 The database file is created mode 0600.
 """
@@ -23,7 +23,13 @@ from urllib.parse import quote
 
 from portcullis.audit.chain import split_line
 from portcullis.audit.sink import Sealed
-from portcullis.audit.spool import SPOOL_SCHEMA, SpoolWriter, index_spool, spool_dir
+from portcullis.audit.spool import (
+    SPOOL_SCHEMA,
+    SpoolWriter,
+    index_spool,
+    last_spooled_hash,
+    spool_dir,
+)
 from portcullis.sqlite_file import open_store
 
 __all__ = [
@@ -94,7 +100,8 @@ _INSERT: Final = (  # built from the constant COLUMNS only
 
 
 class SqliteSink:
-    """Appends to the store's spool; indexes it into the database when opened."""
+    """Appends to the store's spool. Opening it checks (or creates) the database, and
+    does not index: a long spool never delays a start."""
 
     name = "sqlite"
 
@@ -108,7 +115,6 @@ class SqliteSink:
         self.path = os.fspath(path)
         self._db = open_for_indexing(self.path, busy_timeout=busy_timeout)
         try:
-            index_store(self._db, self.path)
             self._spool = spool or SpoolWriter(spool_dir(self.path))
         except BaseException:
             self._db.close()
@@ -134,6 +140,10 @@ class SqliteSink:
         return index_store(self._db, self.path)
 
     def last_hash(self) -> str | None:
+        """The last record spooled (by any worker), else the table's last row."""
+        spooled = last_spooled_hash(spool_dir(self.path))
+        if spooled is not None:
+            return spooled
         row = self._db.execute("SELECT record FROM audit ORDER BY id DESC LIMIT 1").fetchone()
         split = split_line(row[0].encode()) if row else None
         return split[1] if split else None
