@@ -69,13 +69,16 @@ HEADS = [
     for n in range(1000)
 ]
 
-Entry = tuple[float, RequestHead, RouteTarget[None], Decision, int, float]
+Entry = tuple[float, str, str, str, str, RouteTarget[None], Decision, int, float]
 
 
 def make_entry(n: int) -> Entry:
     """What the exchange queues for a typical allowed bearer-token request."""
     decision = Decision(True, Reason.BEARER, "", b"", rule="app_roles", subject=SUBJECT)
-    return (1_764_001_200.0 + n * 0.001, HEADS[n % 1000], TARGET, decision, 200, 0.00183)
+    head = HEADS[n % 1000]
+    wall = 1_764_001_200.0 + n * 0.001
+    fields = (head.request_id, head.method, head.path, head.source_ip)
+    return (wall, *fields, TARGET, decision, 200, 0.00183)
 
 
 def per_record(seconds: float, count: int) -> float:

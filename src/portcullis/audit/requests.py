@@ -1,13 +1,16 @@
 """Audit records for requests: what the proxy queues per decision, built at flush time.
 
 The request path queues a tuple (:meth:`AuditLog.defer`): the wall-clock time, the
-request head, the route, the gate's :class:`~portcullis.decision.Decision`, the status
-answered and the duration. :func:`request_record` turns it into an :class:`AuditRecord`
-off the request path; :func:`request_body` goes straight to the record's JSON-ready
-body (what the writer seals), which for the common case, an allowed request, is a
-copy of a template made once per caller and route with the request's own values
-filled in. Who the caller is comes from the decision's :class:`AuditSubject`, built
-once per session or verified token by the gate.
+request's id, method, normalized path and source address (strings: the request head and
+its header list are not kept alive until the flush, which would make them survive into
+the garbage collector's older generations), the route, the gate's
+:class:`~portcullis.decision.Decision`, the status answered and the duration.
+:func:`request_record` turns it into an :class:`AuditRecord` off the request path;
+:func:`request_body` goes straight to the record's JSON-ready body (what the writer
+seals), which for the common case, an allowed request, is a copy of a template made
+once per caller and route with the request's own values filled in. Who the caller is
+comes from the decision's :class:`AuditSubject`, built once per session or verified
+token by the gate.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from portcullis.audit.record import (
     record_body,
 )
 from portcullis.decision import Decision, Reason
-from portcullis.http.request import RequestHead
 
 __all__ = [
     "SESSION_EXPIRED_RULE",
@@ -86,7 +88,10 @@ def _route(target: Any) -> AuditRoute | None:
 
 def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     wall: float,
-    head: RequestHead,
+    request_id: str,
+    method: str,
+    path: str,
+    source_ip: str,
     target: Any,
     decision: Decision,
     status: int,
@@ -114,12 +119,12 @@ def request_record(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     return AuditRecord(
         time=wall,
         event=event_of(decision),
-        request_id=head.request_id,
+        request_id=request_id,
         identity=subject.identity if subject is not None else None,
         route=_route(target),
-        method=head.method,
-        path=head.path,
-        source_ip=head.source_ip,
+        method=method,
+        path=path,
+        source_ip=source_ip,
         reason=decision.reason.value,
         rule=decision.rule or None,
         reasons=reasons,
@@ -148,7 +153,10 @@ while its entry lives, and a stale entry is told apart by identity."""
 
 def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     wall: float,
-    head: RequestHead,
+    request_id: str,
+    method: str,
+    path: str,
+    source_ip: str,
     target: Any,
     decision: Decision,
     status: int,
@@ -162,12 +170,16 @@ def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
         or decision.monitored
         or route is None
         or not status
-        or not head.request_id
-        or not head.method
-        or not head.path
-        or not head.source_ip
+        or not request_id
+        or not method
+        or not path
+        or not source_ip
     ):
-        return record_body(request_record(wall, head, target, decision, status, seconds))
+        return record_body(
+            request_record(
+                wall, request_id, method, path, source_ip, target, decision, status, seconds
+            )
+        )
     subject: AuditSubject | None = decision.subject
     key = (id(subject), id(route), decision.reason, decision.rule)
     known = _TEMPLATES.get(key)
@@ -175,7 +187,6 @@ def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
         known = _template(key, subject, route, target, decision)
     body = known[2].copy()
     body["time"] = wall
-    request_id, method, path, source_ip = head.request_id, head.method, head.path, head.source_ip
     body["request_id"] = request_id if len(request_id) <= _SHORT else cap_text(request_id)
     body["method"] = method if len(method) <= 32 else cap_text(method, 32)
     body["path"] = cap_path(path)
@@ -200,13 +211,8 @@ def _template(
     decision: Decision,
 ) -> _Template:
     """The body of an allowed request with placeholders where each request differs."""
-    body = record_body(request_record(0.0, _PLACEHOLDER, target, decision, 1, 0.0))
+    body = record_body(request_record(0.0, "x", "X", "/", "x", target, decision, 1, 0.0))
     if len(_TEMPLATES) >= 4096:
         _TEMPLATES.clear()
     made = _TEMPLATES[key] = (subject, route, body)
     return made
-
-
-_PLACEHOLDER = RequestHead(
-    "X", "/", b"", "1.1", "", b"", [], "x", "http", "x", True, False, None, False, None, b""
-)

@@ -567,7 +567,19 @@ class Exchange:
         server = self.client.server
         audit = server.audit
         if audit is not None and (decision is not ALLOW_PUBLIC or server.audit_public):
-            audit.defer(request_body, time(), self.head, self.route, decision, self.status, elapsed)
+            head = self.head  # its strings: the head itself is freed with the exchange
+            audit.defer(
+                request_body,
+                time(),
+                head.request_id,
+                head.method,
+                head.path,
+                head.source_ip,
+                self.route,
+                decision,
+                self.status,
+                elapsed,
+            )
 
     # backpressure -------------------------------------------------------------------------------
     def upstream_pause_writing(self) -> None:
