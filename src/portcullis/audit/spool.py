@@ -101,11 +101,13 @@ class SpoolWriter:
             self._fd = -1
         if self._fd < 0:
             self._open()
-        data = memoryview(b"\n".join(lines) + b"\n")
-        while data:
-            written = os.write(self._fd, data)
-            data = data[written:]
-        self._size += sum(len(line) + 1 for line in lines)
+        data = b"\n".join([*lines, b""])  # one copy, ending in a newline
+        written = os.write(self._fd, data)
+        if written < len(data):  # only when the disk fills up: finish it or raise
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(self._fd, view) :]
+        self._size += len(data)
         if self._size >= self._segment_bytes:
             self._finish()
 
