@@ -259,3 +259,13 @@ def test_a_store_that_cannot_be_indexed_is_read_with_a_warning(tmp_path: Path) -
     assert "schema version 99" in done.stderr
     done = audit("index", "--store", "audit.db", cwd=tmp_path)
     assert done.returncode == 1 and "could not be added" in done.stderr
+
+
+def test_query_gives_the_latest_by_time_across_workers(tmp_path: Path) -> None:
+    early = [sample(n, time=NOW - 100 + 2 * n, request_id=f"a{n}") for n in range(3)]
+    late = [sample(n, time=NOW - 99 + 2 * n, request_id=f"b{n}") for n in range(3)]
+    # Two workers at once: each spools its own segment, indexed one after the other.
+    write_records([SqliteSink(tmp_path / "audit.db")], early, "w/1/0")
+    write_records([SqliteSink(tmp_path / "audit.db")], late, "w/2/0")
+    done = audit("query", "--store", "audit.db", "--limit", "3", "--json", cwd=tmp_path)
+    assert ids_of(done.stdout) == ["b1", "a2", "b2"]

@@ -79,8 +79,9 @@ def test_a_healthy_deployment(
         f"upstream {upstream}": "OK",
         "session store": "OK",
         "audit store": "OK",
+        "audit spool": "OK",
     }
-    assert out.splitlines()[-1] == "OK: 8 ok, 0 warnings, 0 failures"
+    assert out.splitlines()[-1] == "OK: 9 ok, 0 warnings, 0 failures"
     assert "s3cret-value" not in out
 
 

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from portcullis.config import validate
 from portcullis.doctor.report import Status
-from portcullis.doctor.stores import check_stores, sqlite_writable
+from portcullis.doctor.stores import (
+    SPOOL_WARN_BYTES,
+    check_stores,
+    spool_backlog,
+    sqlite_writable,
+)
 
 
 def test_an_existing_database_is_written_to_without_a_change(tmp_path: Path) -> None:
@@ -71,7 +76,12 @@ def test_which_stores_are_checked(tmp_path: Path) -> None:
             },
         }
     )
-    assert [c.name for c in check_stores(config)] == ["session store", "audit store", "audit jsonl"]
+    assert [c.name for c in check_stores(config)] == [
+        "session store",
+        "audit store",
+        "audit spool",
+        "audit jsonl",
+    ]
     memory = validate(
         {
             "routes": [{"upstream": "http://127.0.0.1:1"}],
@@ -83,3 +93,22 @@ def test_which_stores_are_checked(tmp_path: Path) -> None:
     [session, jsonl] = check_stores(memory)
     assert session.status is Status.WARN and "each has its own" in session.detail
     assert jsonl.detail == "written to standard output"
+
+
+def test_the_audit_spool_backlog_is_reported(tmp_path: Path) -> None:
+    spool = tmp_path / "a.db.spool"
+    fresh = spool_backlog(str(spool))
+    assert fresh.status is Status.OK and "created by the first worker" in fresh.detail
+    spool.mkdir()
+    (spool / "1-h-1-00000.seg").write_bytes(b"x" * 1024)
+    (spool / "1-h-2-00001.open").write_bytes(b"x" * 1024)
+    (spool / "unrelated.txt").write_bytes(b"x" * 10_000)
+    waiting = spool_backlog(str(spool))
+    assert waiting.status is Status.OK and "2 segments, 0.0 MiB not yet indexed" in waiting.detail
+    big = spool / "1-h-3-00002.seg"
+    with big.open("wb") as file:
+        file.truncate(SPOOL_WARN_BYTES + 1)  # sparse
+    backlog = spool_backlog(str(spool))
+    assert backlog.status is Status.WARN and "portcullis audit index" in backlog.detail
+    (tmp_path / "file.spool").write_bytes(b"")
+    assert spool_backlog(str(tmp_path / "file.spool")).status is Status.FAIL

@@ -153,7 +153,9 @@ class SqliteReader:
 
     def select(self, match: Filter, limit: int | None = None) -> list[Row]:
         where, params = match.sql()
-        query = f"SELECT record FROM audit WHERE {where} ORDER BY id DESC"  # noqa: S608
+        # By time: rows are stored in the order the spool was indexed, one worker's segment
+        # after another's, not in the order things happened.
+        query = f"SELECT record FROM audit WHERE {where} ORDER BY time DESC, id DESC"  # noqa: S608
         if limit is not None:
             query += " LIMIT ?"
             params.append(limit)

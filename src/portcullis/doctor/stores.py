@@ -13,10 +13,14 @@ import os
 import sqlite3
 from pathlib import Path
 
+from portcullis.audit.spool import CLOSED, OPEN, spool_dir
 from portcullis.config.schema import Config
 from portcullis.doctor.report import Check, Status
 
-__all__ = ["check_stores", "sqlite_writable"]
+__all__ = ["SPOOL_WARN_BYTES", "check_stores", "spool_backlog", "sqlite_writable"]
+
+SPOOL_WARN_BYTES = 256 << 20
+"""Records waiting in the audit spool beyond which ``doctor`` suggests indexing them."""
 
 
 def check_stores(config: Config) -> list[Check]:
@@ -34,6 +38,7 @@ def check_stores(config: Config) -> list[Check]:
     audit = config.audit
     if audit.sqlite.enabled:
         checks.append(sqlite_writable("audit store", audit.sqlite.path))
+        checks.append(spool_backlog(spool_dir(audit.sqlite.path)))
     if audit.jsonl is not None:
         if audit.jsonl.path == "-":
             checks.append(Check("audit jsonl", Status.OK, "written to standard output"))
@@ -61,6 +66,22 @@ def sqlite_writable(name: str, path: str) -> Check:
     finally:
         db.close()
     return Check(name, Status.OK, f"{where}: writable")
+
+
+def spool_backlog(directory: str) -> Check:
+    """The audit spool: writable, and how much waits to be indexed into the SQLite store."""
+    name = "audit spool"
+    where = Path(directory).absolute()
+    if not where.exists():
+        return Check(name, Status.OK, f"{where}: created by the first worker")
+    if not where.is_dir() or not os.access(where, os.W_OK | os.X_OK):
+        return Check(name, Status.FAIL, f"{where}: not a directory this user can write")
+    segments = [p for p in where.iterdir() if p.name.endswith((OPEN, CLOSED))]
+    waiting = sum(p.stat().st_size for p in segments if p.exists())
+    detail = f"{where}: {len(segments)} segments, {waiting / (1 << 20):.1f} MiB not yet indexed"
+    if waiting > SPOOL_WARN_BYTES:
+        return Check(name, Status.WARN, f"{detail}; run 'portcullis audit index' (or --follow)")
+    return Check(name, Status.OK, detail)
 
 
 def _file_writable(name: str, path: str) -> Check:
