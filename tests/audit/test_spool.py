@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import stat
 from pathlib import Path
 
 import orjson
+import pytest
 
 from portcullis.audit.chain import Chain
 from portcullis.audit.record import record_body
@@ -193,3 +195,28 @@ def test_a_new_sink_anchors_at_the_spool_without_indexing_it(tmp_path: Path) -> 
         assert stored(path) == []  # starting never waits for indexing
     finally:
         sink.close()
+
+
+def test_a_failed_write_leaves_its_segment_and_the_next_batch_starts_a_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = spool_dir(str(tmp_path / "audit.db"))
+    writer = SpoolWriter(spool)
+    writer.write(lines(1))
+    real_write = os.write
+
+    def disk_full(fd: int, data: bytes | memoryview) -> int:
+        real_write(fd, bytes(data[:10]))  # part of a line, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        writer.write(lines(1, start=1))
+    monkeypatch.setattr(os, "write", real_write)
+    writer.write(lines(1, start=2))
+    names = sorted(os.listdir(spool))
+    assert [Path(n).suffix for n in names] == [CLOSED, OPEN]
+    first, second = (Path(spool, n).read_bytes() for n in names)
+    assert first.count(b"\n") == 1 and not first.endswith(b"\n")  # the cut line stays there
+    assert second.count(b"\n") == 1 and second.endswith(b"\n")
+    writer.close()

@@ -102,11 +102,14 @@ class SpoolWriter:
         if self._fd < 0:
             self._open()
         data = b"\n".join([*lines, b""])  # one copy, ending in a newline
-        written = os.write(self._fd, data)
-        if written < len(data):  # only when the disk fills up: finish it or raise
-            view = memoryview(data)[written:]
-            while view:
+        try:
+            view = memoryview(data)
+            while view:  # more than one write() only when the disk is filling up
                 view = view[os.write(self._fd, view) :]
+        except OSError:
+            # Part of a line may have been written: never append to it, start anew.
+            self._abandon()
+            raise
         self._size += len(data)
         if self._size >= self._segment_bytes:
             self._finish()
@@ -125,6 +128,12 @@ class SpoolWriter:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
         self._fd = os.open(path, flags, _FILE_MODE)
         self._size = 0
+
+    def _abandon(self) -> None:
+        """Stop writing to the current segment after a failed write (marked done as it is)."""
+        with contextlib.suppress(OSError):
+            self._finish()
+        self._fd = -1
 
     def _finish(self) -> None:
         if self._fd < 0:
