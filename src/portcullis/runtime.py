@@ -32,6 +32,7 @@ from portcullis.auth.forward import forward_auth_endpoints
 from portcullis.config.schema import Config
 from portcullis.config.validate import ConfigError
 from portcullis.control import ControlEndpoints
+from portcullis.decided import recorder
 from portcullis.decision import Gate, RouteGate
 from portcullis.fastcgi import AuthorizerService, bind_before_fork
 from portcullis.guardrails.monitor import build_guardrails
@@ -224,7 +225,11 @@ async def _worker(
     server.start_sweeper()
     observed.start(loop)
     authorizer = await AuthorizerService.start(
-        config, lambda: server.state, lambda: reloader.config, reuse_port=reuse_port
+        config,
+        lambda: server.state,
+        lambda: reloader.config,
+        reuse_port=reuse_port,
+        record=recorder(server),
     )
     watcher: asyncio.TimerHandle | None = None
 

@@ -78,9 +78,16 @@ class World:
     store: CachedStore
     state: State
     cookies: dict[str, bytes]
+    recorded: list[tuple[RequestHead, Any, Decision, int]] = field(default_factory=list)
 
     def handler(self) -> ForwardAuth:
-        return ForwardAuth(lambda: self.state)
+        return ForwardAuth(lambda: self.state, self.record)
+
+    def record(
+        self, head: RequestHead, route: Any, decision: Decision, status: int, took: float
+    ) -> None:
+        assert 0 <= took < 5
+        self.recorded.append((head, route, decision, status))
 
 
 def clock() -> float:
@@ -448,3 +455,23 @@ def test_read_target_reports_the_convention() -> None:
     assert (target.method, target.scheme, style) == ("DELETE", "https", Style.REDIRECT)
     with pytest.raises(TargetError):
         read_target(head())
+
+
+# every answer is recorded (metrics, audit) -----------------------------------------------------
+def test_each_answer_is_recorded_for_the_original_request(world: World) -> None:
+    ask(world, head(*nginx(b"https://intranet.example/admin/page?q=1"), cookie(world, "alice")))
+    ask(world, head(*traefik(b"/admin", method=b"DELETE"), cookie(world, "bob")))
+    ask(world, head(*traefik(b"/public", host=b"other.example")))
+    ask(world, head(*traefik(b"/public"), client_ip="192.0.2.9"))
+    got = [
+        (h.method, h.path, h.source_ip, None if r is None else r.config.path, d.allow, d.reason, s)
+        for h, r, d, s in world.recorded
+    ]
+    assert got == [
+        ("GET", "/admin/page", PROXY_IP, "/admin", True, Reason.SIGNED_IN, 200),
+        ("DELETE", "/admin", PROXY_IP, "/admin", False, Reason.FORBIDDEN, 403),
+        ("GET", "/public", PROXY_IP, None, False, Reason.FORBIDDEN, 403),
+        # Not a trusted proxy: the request recorded is the auth request itself.
+        ("GET", "/.portcullis/auth", "192.0.2.9", None, False, Reason.FORBIDDEN, 403),
+    ]
+    assert world.recorded[-1][2].detail == "Only a trusted front proxy may ask."

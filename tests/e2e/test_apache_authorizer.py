@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from tests.fastcgi.apache_config import MODULES, authorizer_config
 from tests.support.apache import Apache, run_apache
+from tests.support.audit import wait_for_records
 from tests.support.oidc_provider import BASIC, BOT, RESOURCE, OidcProvider, run_oidc_provider
 from tests.support.proxy import Proxy, run_proxy, wait_for_port
 from tests.support.signin import (
@@ -140,6 +141,7 @@ def portcullis(
         {"path": "/", "upstream": apache.url},
     ]
     config["auth"]["apis"] = [{"name": "reports", "provider": "default", "audiences": [RESOURCE]}]
+    config["audit"] = {"sqlite": {"path": str(tmp / "audit.db")}, "flush_interval": 0.05}
     with run_proxy(config, tmp, args=("--workers", "2")) as proxy:
         wait_for_port(ports.fastcgi)
         yield proxy
@@ -273,7 +275,7 @@ def test_the_assertion_verifies_with_portcullis_keys(
 
 
 def test_a_user_without_the_role_gets_403_and_the_app_never_runs(
-    bob: Browser, apache: Apache, op: OidcProvider
+    bob: Browser, apache: Apache, op: OidcProvider, portcullis: Proxy
 ) -> None:
     marker = secrets.token_hex(8)
     denied = bob.get(f"{apache.url}{ADMIN}?{marker}", accept="text/html")
@@ -282,6 +284,10 @@ def test_a_user_without_the_role_gets_403_and_the_app_never_runs(
     assert b"remote_user" not in denied.body
     entry = log_entry(apache, marker)
     assert (entry["status"], entry["user"]) == ("403", "-")
+    # The authorizer's decision is audited, with the answer it gave Apache.
+    bob_id = f"{op.issuer}#bob"
+    found = wait_for_records(portcullis.config_path, "--event", "deny", "--identity", bob_id)
+    assert any(r["path"] == ADMIN and r["status"] == 403 for r in found), found
     # bob may use what needs no role, as himself and with no roles to show
     seen = seen_by_app(bob, apache.url + APP)
     assert seen["remote_user"] == f"{op.issuer}#bob"

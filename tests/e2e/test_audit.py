@@ -27,6 +27,7 @@ from tests.audit.support import indexed
 from tests.auth.browser import Browser
 from tests.e2e.policy_support import EchoUpstream, app_token, run_echo, send, tenant
 from tests.guardrails.receiver import receiver
+from tests.support.audit import audit_query, wait_for_records
 from tests.support.proxy import Proxy, free_port, run_proxy
 
 SESSION_KEY = "audit-e2e-session-key-0123456789abcdef0123"
@@ -113,14 +114,7 @@ def _config(idp: DevIdp, echo: EchoUpstream, port: int, tmp: Path) -> dict[str, 
 
 
 def _query(proxy: Proxy, *args: str) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [*_AUDIT, "query", "-c", str(proxy.config_path), "--json", "--limit", "10000", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert done.returncode == 0, done.stderr
-    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    return audit_query(proxy.config_path, *args)
 
 
 def _verify(config_path: Path) -> subprocess.CompletedProcess[str]:
@@ -133,12 +127,7 @@ def _verify(config_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _wait_for(proxy: Proxy, event: str, count: int = 1) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 5
-    while True:
-        found = _query(proxy, "--event", event)
-        if len(found) >= count or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
+    return wait_for_records(proxy.config_path, "--event", event, count=count)
 
 
 def test_every_record_type_from_real_requests(

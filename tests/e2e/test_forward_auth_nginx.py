@@ -19,6 +19,7 @@ import pytest
 
 from portcullis.config.auth_schema import IdentityHeaders
 from tests.support.apache import Apache, run_apache
+from tests.support.audit import wait_for_records
 from tests.support.nginx import NGINX, Nginx, run_nginx
 from tests.support.oidc_provider import BASIC, OidcProvider, run_oidc_provider, setup_problem
 from tests.support.proxy import Proxy, run_proxy
@@ -115,6 +116,7 @@ def portcullis(
     )
     config["listen"]["trusted_proxies"] = ["127.0.0.1/32"]
     config["auth"]["external_url"] = f"http://127.0.0.1:{nginx_port}"
+    config["audit"] = {"sqlite": {"path": str(tmp / "audit.db")}, "flush_interval": 0.05}
     with run_proxy(config, tmp, args=("--workers", "1")) as proxy:
         yield proxy
 
@@ -203,3 +205,17 @@ def test_forward_auth_headers_are_never_forwarded_upstream(portcullis: Proxy) ->
     headers = echoed_headers(Browser(), f"{portcullis.url}/public/echo.cgi", **spoof)
     for name in ("x-forwarded-uri", "x-original-url", "x-original-method", "x-forwarded-method"):
         assert name not in headers
+
+
+def test_every_forward_auth_decision_is_audited(nginx: Nginx, portcullis: Proxy) -> None:
+    """The record is of the original request (method, path, the client nginx named), with
+    the answer Portcullis gave nginx."""
+    signed_in(nginx, "alice").get(f"{nginx.url}{ECHO}?n=allowed")
+    signed_in(nginx, "bob").request("DELETE", f"{nginx.url}{ECHO}")
+    denied = wait_for_records(portcullis.config_path, "--event", "deny", "--kind", "user")
+    bob = [r for r in denied if r["method"] == "DELETE"]
+    assert bob and bob[-1]["path"] == ECHO and bob[-1]["status"] == 403
+    assert bob[-1]["source_ip"] == "127.0.0.1" and bob[-1]["reason"] == "forbidden"
+    allowed = wait_for_records(portcullis.config_path, "--event", "allow", "--kind", "user")
+    assert any(r["path"] == ECHO and r["status"] == 200 for r in allowed)
+    assert not any("/.portcullis/auth" in r.get("path", "") for r in allowed + denied)

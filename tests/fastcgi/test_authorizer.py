@@ -263,3 +263,31 @@ def test_no_denial_body_starts_like_a_path_or_url(
 def test_refusals_made_before_any_request_are_not_allows(authorizer: Authorizer) -> None:
     assert authorizer.too_large.startswith(b"Status: 431 ")
     assert authorizer.failure.startswith(b"Status: 500 ")
+
+
+# every decision is recorded (metrics, audit) ---------------------------------------------------
+@pytest.mark.parametrize("later", [False, True], ids=["cached", "awaited"])
+def test_each_decision_is_recorded_with_the_status_answered_to_apache(
+    state: ProxyState, gate: ScriptedGate, loop: asyncio.AbstractEventLoop, later: bool
+) -> None:
+    seen: list[tuple[str, str, object, bool, str, int]] = []
+
+    def record(head: RequestHead, route: Any, decision: Decision, status: int, took: float) -> None:
+        assert 0 <= took < 5
+        where = None if route is None else route.config.path
+        seen.append((head.method, head.path, where, decision.allow, decision.reason.value, status))
+
+    authorizer = Authorizer(lambda: state, record=record)
+    gate.later = later
+    gate.decisions["/"] = Decision(True, Reason.SIGNED_IN, "", IDENTITY)
+    ask(authorizer, loop, "/reports?x=1")
+    gate.decisions["/"] = Decision(False, Reason.FORBIDDEN, "Needs the role Portal.Admin.")
+    ask(authorizer, loop, "/admin", method="DELETE")
+    ask(authorizer, loop, "/x", host="other.test")
+    ask(authorizer, loop, "/.portcullis/login")
+    assert seen == [
+        ("GET", "/reports", "/", True, "signed-in", 200),
+        ("DELETE", "/admin", "/", False, "forbidden", 403),
+        ("GET", "/x", None, False, "forbidden", 404),
+        ("GET", "/.portcullis/login", None, False, "forbidden", 404),
+    ]

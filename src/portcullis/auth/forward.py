@@ -31,10 +31,12 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from time import monotonic
+from typing import Any, NamedTuple, Protocol
 
 from portcullis.control import Handler
-from portcullis.decision import Decision, Gate
+from portcullis.decided import Record, Recording, recorder
+from portcullis.decision import Decision, Gate, Reason
 from portcullis.http.headers import TrustedProxies, canonical
 from portcullis.http.pages import LocalResponse, decision_response, error_response
 from portcullis.http.paths import ENVOY_AUTH_PREFIX, InvalidPath, normalize_path
@@ -107,23 +109,27 @@ class ForwardState(Protocol):
     def strip_headers(self) -> frozenset[bytes]: ...  # the identity header names (canonical)
 
 
-class HasState(Protocol):
-    """A server whose ``state`` is the current :class:`ForwardState`."""
+class HasState(Recording, Protocol):
+    """A server whose ``state`` is the current :class:`ForwardState`, with its audit log."""
 
     @property
     def state(self) -> ForwardState: ...
 
 
 def forward_auth_endpoints(server: HasState) -> dict[str, Handler]:
-    """The forward-auth control endpoints of ``server``, reading its state at each request."""
-    return ForwardAuth(lambda: server.state).handlers()
+    """The forward-auth control endpoints of ``server``, reading its state at each request
+    and recording each decision (the original request, the status answered to the front
+    proxy) in its metrics and audit log."""
+    return ForwardAuth(lambda: server.state, recorder(server)).handlers()
 
 
 class ForwardAuth:
-    """The ``/.portcullis/auth`` handlers; ``state`` returns the proxy's current state."""
+    """The ``/.portcullis/auth`` handlers; ``state`` returns the proxy's current state,
+    ``record`` is told of every decision (see :data:`Record`)."""
 
-    def __init__(self, state: Callable[[], ForwardState]) -> None:
+    def __init__(self, state: Callable[[], ForwardState], record: Record = lambda *_: None) -> None:
         self._state = state
+        self._record = record
         # The gate hands out the same identity lines per session for a while: their pairs
         # (with the absent names empty) are remembered per value.
         self._pairs: dict[tuple[bytes, frozenset[bytes]], Pairs] = {}
@@ -139,50 +145,67 @@ class ForwardAuth:
             return _forbidden(head, "The request could not be authorized.")
 
     def _check(self, head: RequestHead) -> LocalResponse | Awaitable[LocalResponse]:
+        started = monotonic()
         state = self._state()
         if not state.trusted or head.client_ip not in state.trusted:
             log.warning("forward-auth asked by %s, not a trusted proxy; denied", head.client_ip)
-            return _forbidden(head, "Only a trusted front proxy may ask.")
+            return self._refuse(head, None, started, "Only a trusted front proxy may ask.")
         try:
             target, style = read_target(head)
         except TargetError as exc:
             log.warning("forward-auth refused (request %s): %s", head.request_id, exc)
-            return _forbidden(head, "The request to authorize is not described clearly.")
+            message = "The request to authorize is not described clearly."
+            return self._refuse(head, None, started, message)
+        asked = _target_head(head, target)
         route = state.router.match(target.host, target.path)
         if route is None:
             log.info("forward-auth: no route for %s%s; denied", target.host, target.path)
-            return _forbidden(head, "No route matches this host and path.")
-        asked = _target_head(head, target)
+            return self._refuse(asked, None, started, "No route matches this host and path.")
+        asking = _Asking(asked, route, style, state.strip_headers, started)
         decision = state.gate.check(asked, route)
         if isinstance(decision, Decision):
-            return self._answer(decision, asked, style, state.strip_headers)
-        return self._await(decision, asked, style, state.strip_headers)
+            return self._answer(decision, asking)
+        return self._await(decision, asking)
 
-    async def _await(
-        self,
-        pending: Awaitable[Decision],
-        asked: RequestHead,
-        style: Style,
-        names: frozenset[bytes],
-    ) -> LocalResponse:
+    def _refuse(self, head: RequestHead, route: Any, started: float, message: str) -> LocalResponse:
+        """403 before the gate could decide; recorded as a denial with ``message``."""
+        response = _forbidden(head, message)
+        refusal = Decision(False, Reason.FORBIDDEN, message, rule="forward-auth")
+        self._record(head, route, refusal, response.status, monotonic() - started)
+        return response
+
+    async def _await(self, pending: Awaitable[Decision], asking: _Asking) -> LocalResponse:
         try:
-            return self._answer(await pending, asked, style, names)
+            return self._answer(await pending, asking)
         except Exception:
-            log.exception("forward-auth failed; denying (request %s)", asked.request_id)
-            return _forbidden(asked, "The request could not be authorized.")
+            log.exception("forward-auth failed; denying (request %s)", asking.head.request_id)
+            return _forbidden(asking.head, "The request could not be authorized.")
 
-    def _answer(
-        self, decision: Decision, asked: RequestHead, style: Style, names: frozenset[bytes]
-    ) -> LocalResponse:
+    def _answer(self, decision: Decision, asking: _Asking) -> LocalResponse:
+        asked = asking.head
         if not decision.allow:
-            return answer(decision, asked, style)
-        key = (decision.upstream_headers, names)
-        pairs = self._pairs.get(key)
-        if pairs is None:
-            if len(self._pairs) >= _MAX_REMEMBERED:
-                self._pairs.clear()
-            pairs = self._pairs[key] = identity_pairs(decision.upstream_headers, names)
-        return answer(decision, asked, style, pairs)
+            response = answer(decision, asked, asking.style)
+        else:
+            key = (decision.upstream_headers, asking.names)
+            pairs = self._pairs.get(key)
+            if pairs is None:
+                if len(self._pairs) >= _MAX_REMEMBERED:
+                    self._pairs.clear()
+                pairs = self._pairs[key] = identity_pairs(decision.upstream_headers, asking.names)
+            response = answer(decision, asked, asking.style, pairs)
+        took = monotonic() - asking.started
+        self._record(asked, asking.route, decision, response.status, took)
+        return response
+
+
+class _Asking(NamedTuple):
+    """One forward-auth question while the gate decides it."""
+
+    head: RequestHead  # the original request, as the front proxy described it
+    route: Any
+    style: Style
+    names: frozenset[bytes]  # the identity header names, canonical
+    started: float
 
 
 def answer(

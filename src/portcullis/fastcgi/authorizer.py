@@ -26,9 +26,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from itertools import count
+from time import monotonic
+from typing import Any
 
 from portcullis.config.auth_schema import IdentityHeaders
-from portcullis.decision import Decision
+from portcullis.decided import Record
+from portcullis.decision import Decision, Reason
 from portcullis.fastcgi.params import BadParams, request_head
 from portcullis.fastcgi.server import Pairs
 from portcullis.fastcgi.variables import IdentityVariables
@@ -70,11 +73,14 @@ class Authorizer:
         self,
         state: Callable[[], ProxyState],
         names: Callable[[], IdentityHeaders | None] = lambda: None,
+        record: Record = lambda *_: None,
     ) -> None:
         """``state``: the worker's current proxy state; ``names``: the current
-        ``auth.headers`` (both may change with a reload)."""
+        ``auth.headers`` (both may change with a reload); ``record``: told of every
+        decision, with the status answered to Apache (metrics, audit)."""
         self._state = state
         self._names = names
+        self._record = record
         self._variables_for = names()
         self._variables = IdentityVariables(self._variables_for)
         self._ids = count(1)
@@ -83,6 +89,7 @@ class Authorizer:
         self.failure = self._refusal(500, "Internal error.")
 
     def __call__(self, pairs: Pairs) -> bytes | Awaitable[bytes]:
+        started = monotonic()
         state = self._state()
         try:
             head = request_head(pairs, new_request_id=self._next_id, strip=state.strip_headers)
@@ -96,29 +103,40 @@ class Authorizer:
                 "without the authorizer (see docs/apache.md)",
                 path,
             )
-            return self._deny(state, head, 404, "Portcullis' own paths are not authorized here.")
+            message = "Portcullis' own paths are not authorized here."
+            return self._deny(state, head, started, 404, message)
         route = state.router.match(head.host, path)
         if route is None:
-            return self._deny(state, head, 404, "No route matches this host and path.")
+            return self._deny(state, head, started, 404, "No route matches this host and path.")
         decision = state.gate.check(head, route)
         if isinstance(decision, Decision):
-            return self._answer(state, head, decision)
-        return self._answer_later(state, head, decision)
+            return self._answer(state, head, route, decision, started)
+        return self._answer_later(state, head, route, decision, started)
 
     async def _answer_later(
-        self, state: ProxyState, head: RequestHead, pending: Awaitable[Decision]
+        self,
+        state: ProxyState,
+        head: RequestHead,
+        route: Any,
+        pending: Awaitable[Decision],
+        started: float,
     ) -> bytes:
-        return self._answer(state, head, await pending)
+        return self._answer(state, head, route, await pending, started)
 
-    def _answer(self, state: ProxyState, head: RequestHead, decision: Decision) -> bytes:
+    def _answer(
+        self, state: ProxyState, head: RequestHead, route: Any, decision: Decision, started: float
+    ) -> bytes:
         if decision.allow:
-            if state.access_log:
-                self._log(head, 200)
-            return _ALLOW + self._identity_lines(decision.upstream_headers) + b"\r\n"
-        response = decision_response(decision, head)
+            status = 200
+            answer = _ALLOW + self._identity_lines(decision.upstream_headers) + b"\r\n"
+        else:
+            response = decision_response(decision, head)
+            status = response.status
+            answer = cgi_response(response, head.request_id)
         if state.access_log:
-            self._log(head, response.status)
-        return cgi_response(response, head.request_id)
+            self._log(head, status)
+        self._record(head, route, decision, status, monotonic() - started)
+        return answer
 
     def _identity_lines(self, headers: bytes) -> bytes:
         names = self._names()
@@ -127,9 +145,14 @@ class Authorizer:
             self._variables_for = names
         return self._variables.lines(headers)
 
-    def _deny(self, state: ProxyState, head: RequestHead, status: int, message: str) -> bytes:
+    def _deny(
+        self, state: ProxyState, head: RequestHead, started: float, status: int, message: str
+    ) -> bytes:
+        """``status`` before the gate could decide; recorded as a denial with ``message``."""
         if state.access_log:
             self._log(head, status)
+        refusal = Decision(False, Reason.FORBIDDEN, message, rule="authorizer")
+        self._record(head, None, refusal, status, monotonic() - started)
         response = error_response(status, message, request_id=head.request_id, accept=head.accept)
         return cgi_response(response, head.request_id)
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from portcullis.config.auth_schema import IdentityHeaders
 from portcullis.config.schema import AuthorizerSettings, Config
+from portcullis.decided import Record
 from portcullis.fastcgi.authorizer import Authorizer
 from portcullis.fastcgi.server import FastCgiServer
 from portcullis.http.server import ProxyState
@@ -105,17 +106,19 @@ class AuthorizerService:
         current: Callable[[], Config],
         *,
         reuse_port: bool,
+        record: Record = lambda *_: None,
     ) -> AuthorizerService | None:
         """Listen at ``config.authorizer.listen`` (None: no authorizer configured).
 
         ``state`` and ``current`` give the worker's proxy state and configuration as they
-        are now (a reload replaces them; a new ``authorizer`` section needs a restart).
+        are now (a reload replaces them; a new ``authorizer`` section needs a restart);
+        ``record`` is told of every decision (metrics, audit).
         """
         settings = config.authorizer
         if settings is None:
             return None
         loop = asyncio.get_running_loop()
-        authorizer = Authorizer(state, lambda: _header_names(current()))
+        authorizer = Authorizer(state, lambda: _header_names(current()), record)
         server = FastCgiServer(
             loop,
             authorizer,

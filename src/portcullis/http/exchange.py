@@ -22,11 +22,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 from dataclasses import replace
-from time import monotonic, time
+from time import monotonic
 from typing import TYPE_CHECKING
 
-from portcullis.audit.requests import request_body
-from portcullis.decision import ALLOW_PUBLIC, Decision, GuardrailDecision
+from portcullis.decided import record_decision
+from portcullis.decision import Decision, GuardrailDecision
 from portcullis.guardrails.body import BodyGuard, Intake
 from portcullis.http.headers import HOP_BY_HOP, connection_tokens
 from portcullis.http.pages import (
@@ -556,30 +556,21 @@ class Exchange:
             conn.discard()
 
     def _record(self) -> None:
-        """Queue the audit record of the decision, once the exchange is over (no I/O here)."""
+        """Count the decided request and queue its audit record, once the exchange is over."""
         decision = self.decision
         if decision is None:
             return
         self.decision = None
-        elapsed = monotonic() - self.started
-        if self.route is not None:
-            METRICS.request(self.route, decision, self.status, elapsed)
         server = self.client.server
-        audit = server.audit
-        if audit is not None and (decision is not ALLOW_PUBLIC or server.audit_public):
-            head = self.head  # its strings: the head itself is freed with the exchange
-            audit.defer(
-                request_body,
-                time(),
-                head.request_id,
-                head.method,
-                head.path,
-                head.source_ip,
-                self.route,
-                decision,
-                self.status,
-                elapsed,
-            )
+        record_decision(
+            server.audit,
+            server.audit_public,
+            self.head,
+            self.route,
+            decision,
+            self.status,
+            monotonic() - self.started,
+        )
 
     # backpressure -------------------------------------------------------------------------------
     def upstream_pause_writing(self) -> None:
