@@ -151,6 +151,10 @@ Keyed by ``id``; the entry holds the objects themselves, so an id is never reuse
 while its entry lives, and a stale entry is told apart by identity."""
 
 
+_SEEN_ONCE: set[tuple[int, int, Reason, str]] = set()
+"""Keys seen once without a template: a template is made the second time only."""
+
+
 def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     wall: float,
     request_id: str,
@@ -165,26 +169,25 @@ def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     """``record_body(request_record(...))``, the same keys, order and values, made faster
     for allowed requests from a template."""
     route = _route(target)
+    known = None
     if (
-        not decision.allow
-        or decision.monitored
-        or route is None
-        or not status
-        or not request_id
-        or not method
-        or not path
-        or not source_ip
+        decision.allow
+        and not decision.monitored
+        and route is not None
+        and status
+        and request_id
+        and method
+        and path
+        and source_ip
     ):
+        known = _template_for(route, target, decision)
+    if known is None:
         return record_body(
             request_record(
                 wall, request_id, method, path, source_ip, target, decision, status, seconds
             )
         )
     subject: AuditSubject | None = decision.subject
-    key = (id(subject), id(route), decision.reason, decision.rule)
-    known = _TEMPLATES.get(key)
-    if known is None or known[0] is not subject or known[1] is not route:
-        known = _template(key, subject, route, target, decision)
     body = known[2].copy()
     body["time"] = wall
     body["request_id"] = request_id if len(request_id) <= _SHORT else cap_text(request_id)
@@ -201,6 +204,22 @@ def request_body(  # noqa: PLR0917 - positional, as AuditLog.defer passes them
     body["status"] = status
     body["duration_ms"] = _milli(seconds * 1000)
     return body
+
+
+def _template_for(route: AuditRoute, target: Any, decision: Decision) -> _Template | None:
+    """The template for this allowed decision's caller and route; ``None`` the first time
+    a caller is seen (a token used once is not worth a template)."""
+    subject: AuditSubject | None = decision.subject
+    key = (id(subject), id(route), decision.reason, decision.rule)
+    known = _TEMPLATES.get(key)
+    if known is not None and known[0] is subject and known[1] is route:
+        return known
+    if key not in _SEEN_ONCE:
+        if len(_SEEN_ONCE) >= 4096:
+            _SEEN_ONCE.clear()
+        _SEEN_ONCE.add(key)
+        return None
+    return _template(key, subject, route, target, decision)
 
 
 def _template(
