@@ -126,12 +126,15 @@ def _run_worker(
     *,
     reuse_port: bool,
     port: int | None = None,
+    supervisor: int | None = None,
 ) -> int:
+    """Serve until SIGTERM/SIGINT, or until ``supervisor`` (the pid of the process that
+    forked this worker) is gone."""
     port = config.listen.port if port is None else port
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_worker(config, keys, origin, reuse_port, port))
+        return loop.run_until_complete(_worker(config, keys, origin, reuse_port, port, supervisor))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", config.listen.address, port, exc)
         return 1
@@ -139,8 +142,13 @@ def _run_worker(
         loop.close()
 
 
-async def _worker(
-    config: Config, keys: list[EcKey], origin: _Origin, reuse_port: bool, port: int
+async def _worker(  # noqa: PLR0917
+    config: Config,
+    keys: list[EcKey],
+    origin: _Origin,
+    reuse_port: bool,
+    port: int,
+    supervisor: int | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     clock = CoarseClock(loop)
@@ -245,6 +253,7 @@ async def _worker(
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    orphan_watch = _watch_supervisor(loop, supervisor, stop) if supervisor else None
     scheme = "https" if ssl_context else "http"
     log.info(
         "listening on %s://%s:%d (pid %d)",
@@ -255,6 +264,8 @@ async def _worker(
     )
     await stop.wait()
     watcher.cancel()
+    if orphan_watch is not None:
+        orphan_watch.cancel()
     loop.remove_signal_handler(signal.SIGHUP)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no reloads (and no default exit) while draining
     log.info("shutting down: finishing %d open connections", len(server.connections))
@@ -271,6 +282,42 @@ async def _worker(
     observed.stop()
     log.info("stopped")
     return 0
+
+
+_ORPHAN_CHECK = 1.0  # seconds between a worker's looks at its supervisor
+
+
+class _Watch:
+    """A repeating check; ``cancel`` stops it."""
+
+    def __init__(self) -> None:
+        self.handle: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+
+
+def _watch_supervisor(
+    loop: asyncio.AbstractEventLoop, supervisor: int, stop: asyncio.Event
+) -> _Watch:
+    """Stop this worker (gracefully) once its supervisor is gone: killed with SIGKILL, or
+    crashed. An orphan would keep serving the old configuration on the shared port, next to
+    the workers of a new Portcullis."""
+    watch = _Watch()
+
+    def check() -> None:
+        if os.getppid() != supervisor:
+            log.error("the supervisor (pid %d) is gone; this worker stops", supervisor)
+            stop.set()
+            return
+        watch.handle = loop.call_later(_ORPHAN_CHECK, check)
+
+    check()
+    return watch
+
+
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 
 class _Supervisor:
@@ -346,20 +393,34 @@ class _Supervisor:
         return exit_code
 
     def _spawn(self, reserve: socket.socket) -> None:
-        pid = os.fork()
-        if pid == 0:  # the worker
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's own handler is set
-            reserve.close()
-            code = 1
-            try:
-                code = _run_worker(
-                    self.config, self.keys, self.origin, reuse_port=True, port=self.port
-                )
-            finally:
-                os._exit(code)
-        self.children.add(pid)
+        # Signals wait until both sides are ready: the supervisor's handlers must see the new
+        # child in ``children``, and the child must never run the supervisor's handlers.
+        supervisor = os.getpid()
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            pid = os.fork()
+            if pid == 0:  # the worker
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's handler is set
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+                reserve.close()
+                code = 1
+                try:
+                    code = _run_worker(
+                        self.config,
+                        self.keys,
+                        self.origin,
+                        reuse_port=True,
+                        port=self.port,
+                        supervisor=supervisor,
+                    )
+                finally:
+                    os._exit(code)
+            self.children.add(pid)
+        finally:
+            if os.getpid() == supervisor:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True

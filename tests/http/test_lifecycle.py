@@ -134,6 +134,24 @@ def test_two_workers_serve_and_stop(upstream: Upstream, tmp_path: Path) -> None:
         assert_no_traceback(proxy.log())
 
 
+def test_workers_stop_when_their_supervisor_is_killed(upstream: Upstream, tmp_path: Path) -> None:
+    """An orphan would keep serving the old configuration on the shared port."""
+    cfg = config([route("app.test", "/", upstream.url)])
+    with run_proxy(cfg, tmp_path, args=("--workers", "2")) as proxy:
+        master = proxy.process.pid
+        deadline = time.monotonic() + 10
+        while len(workers := _children(master)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(workers) == 2
+        assert fetch(proxy.port, "GET", "/echo").status == 200
+        proxy.stop(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in workers), "workers outlived a killed supervisor"
+        assert f"the supervisor (pid {master}) is gone" in proxy.log()
+
+
 # -- TLS ----------------------------------------------------------------------------------------
 
 
