@@ -173,14 +173,18 @@ def seen_by_app(browser: Browser, url: str, **headers: str) -> dict[str, Any]:
     return seen
 
 
-def log_entry(apache: Apache, marker: str, timeout: float = 5.0) -> dict[str, str]:
+def log_entry(
+    apache: Apache, marker: str, timeout: float = 5.0, status: str | None = None
+) -> dict[str, str]:
+    """The first access-log line for a request with ``marker`` in its target (and
+    ``status``), waiting for Apache to write it (it logs after the response went out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for entry in apache.access_entries():
-            if marker in entry.get("target", ""):
+            if marker in entry.get("target", "") and status in (None, entry.get("status")):
                 return entry
         time.sleep(0.05)
-    raise AssertionError(f"no access-log line for {marker!r}")
+    raise AssertionError(f"no access-log line for {marker!r} (status {status})")
 
 
 def alice_key(op: OidcProvider) -> str:
@@ -247,8 +251,7 @@ def test_an_anonymous_browser_is_sent_to_sign_in_and_comes_back_as_itself(
     assert identity["PORTCULLIS_ROLES"] == "Portal.Admin"
     assert identity["PORTCULLIS_GROUPS"].split(",") == op.users["alice"]["groups"]
     # Apache's own log names the user Portcullis signed in
-    entry = [e for e in apache.access_entries() if marker in e["target"] and e["status"] == "200"]
-    assert [e["user"] for e in entry] == [alice_key(op)]
+    assert log_entry(apache, marker, status="200")["user"] == alice_key(op)
 
 
 def test_api_clients_that_are_not_signed_in_get_401_with_the_login_url(

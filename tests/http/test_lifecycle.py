@@ -40,6 +40,15 @@ def refused_within(port: int, seconds: float) -> bool:
     return False
 
 
+def _workers(master: int, count: int) -> list[int]:
+    """The supervisor's workers, once ``count`` of them run (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while len(workers := _children(master)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) >= count, f"children of the master: {workers}"
+    return workers
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -103,10 +112,7 @@ def test_two_workers_serve_and_stop(upstream: Upstream, tmp_path: Path) -> None:
     cfg = config([route("app.test", "/", upstream.url)])
     with run_proxy(cfg, tmp_path, args=("--workers", "2")) as proxy:
         master = proxy.process.pid
-        deadline = time.monotonic() + 10
-        while len(workers := _children(master)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(workers) >= 2, f"children of the master: {workers}"
+        workers = _workers(master, 2)
         for i in range(20):
             assert fetch(proxy.port, "GET", f"/echo?worker={i}").status == 200
         assert all(alive(pid) for pid in workers)
@@ -139,10 +145,7 @@ def test_workers_stop_when_their_supervisor_is_killed(upstream: Upstream, tmp_pa
     cfg = config([route("app.test", "/", upstream.url)])
     with run_proxy(cfg, tmp_path, args=("--workers", "2")) as proxy:
         master = proxy.process.pid
-        deadline = time.monotonic() + 10
-        while len(workers := _children(master)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(workers) == 2
+        workers = _workers(master, 2)
         assert fetch(proxy.port, "GET", "/echo").status == 200
         proxy.stop(signal.SIGKILL)
         deadline = time.monotonic() + 10
