@@ -11,6 +11,7 @@ from portcullis.audit.requests import request_body
 from portcullis.decided import record_decision, recorder
 from portcullis.decision import ALLOW_PUBLIC, Decision, Reason
 from portcullis.http.request import RequestHead
+from tests.support.heads import request_head
 
 
 class FakeAudit:
@@ -22,11 +23,15 @@ class FakeAudit:
 
 
 def request() -> RequestHead:
-    return RequestHead(
-        "POST", "/api/x", b"?q=1", "1.1", "app.test", b"app.test", [(b"A", b"b")],
-        "10.0.0.5", "http", "rid-7", True, False, None, False, None, b"",
+    return request_head(
+        "POST",
+        "/api/x",
+        b"?q=1",
+        headers=[(b"A", b"b")],
+        client_ip="10.0.0.5",
+        request_id="rid-7",
         forwarded_for="192.0.2.1",
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from portcullis.decision import Decision, Reason, RouteGate
 from portcullis.http.pages import decision_response
 from portcullis.http.request import RequestHead
 from portcullis.routing import RouteTarget
+from tests.support.heads import request_head
 
 
 def _target(public: bool) -> RouteTarget[None]:
@@ -14,24 +15,7 @@ def _target(public: bool) -> RouteTarget[None]:
 
 
 def _head(method: str = "GET", accept: bytes = b"text/html", headers=()) -> RequestHead:
-    return RequestHead(
-        method,
-        "/admin/x",
-        b"?a=1&b=/",
-        "1.1",
-        "h",
-        b"h",
-        list(headers),
-        "127.0.0.1",
-        "http",
-        "rid-1",
-        True,
-        False,
-        None,
-        False,
-        None,
-        accept,
-    )
+    return request_head(method, "/admin/x", b"?a=1&b=/", host="h", headers=headers, accept=accept)
 
 
 def test_public_route_allows() -> None:

@@ -37,6 +37,7 @@ from portcullis.reload import (
     signing_keys,
 )
 from portcullis.runtime import build_state
+from tests.support.heads import request_head
 
 T = TypeVar("T")
 
@@ -126,23 +127,8 @@ async def worker(
 
 
 def head(path: str) -> RequestHead:
-    return RequestHead(
-        method="GET",
-        path=path,
-        query=b"",
-        version="1.1",
-        host="127.0.0.1",
-        authority=b"127.0.0.1:4180",
-        headers=[],
-        client_ip="127.0.0.1",
-        scheme="http",
-        request_id="test-1",
-        keep_alive=True,
-        chunked=False,
-        content_length=None,
-        expect_continue=False,
-        upgrade=None,
-        accept=b"",
+    return request_head(
+        "GET", path, host="127.0.0.1", authority=b"127.0.0.1:4180", request_id="test-1"
     )
 
 

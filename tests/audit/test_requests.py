@@ -20,28 +20,20 @@ from portcullis.config.schema import Route
 from portcullis.decision import Decision, Reason
 from portcullis.http.request import RequestHead
 from portcullis.routing import RouteTarget
+from tests.support.heads import request_head
 
 ALICE = AuditIdentity(tenant_id="t1", object_id="o1", kind="user")
 
 
 def head(path: str = "/admin/users") -> RequestHead:
-    return RequestHead(
-        method="POST",
-        path=path,
-        query=b"?q=1",
-        version="1.1",
+    return request_head(
+        "POST",
+        path,
+        b"?q=1",
         host="portal.example.com",
-        authority=b"portal.example.com",
-        headers=[],
         client_ip="192.0.2.7",
         scheme="https",
         request_id="req-1",
-        keep_alive=True,
-        chunked=False,
-        content_length=None,
-        expect_continue=False,
-        upgrade=None,
-        accept=b"",
         forwarded_for="198.51.100.9",
     )
 

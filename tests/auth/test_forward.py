@@ -41,6 +41,7 @@ from portcullis.session.cache import CachedStore
 from portcullis.session.cookie import CookieCodec
 from portcullis.session.memory import MemoryStore
 from portcullis.session.model import new_session
+from tests.support.heads import request_head
 
 NOW = 1_700_000_000.0
 HOST = "intranet.example"
@@ -133,23 +134,15 @@ def head(
     accept: bytes = b"text/html",
     host: bytes = b"portcullis.internal:4180",
 ) -> RequestHead:
-    return RequestHead(
+    return request_head(
         method,
         path,
         query,
-        "1.1",
-        host.split(b":")[0].decode(),
-        host,
-        [(b"Accept", accept), *headers],
-        client_ip,
-        "http",
-        "rid-1",
-        True,
-        False,
-        None,
-        False,
-        None,
-        accept,
+        host=host.split(b":")[0].decode(),
+        authority=host,
+        headers=[(b"Accept", accept), *headers],
+        client_ip=client_ip,
+        accept=accept,
     )
 
 

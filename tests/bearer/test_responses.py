@@ -43,30 +43,17 @@ from tests.bearer.harness import (
     token,
     v2_claims,
 )
+from tests.support.heads import request_head
 
 ROLE = "Reports.Read.All"
 RID = "rid-7"
 
 
 def _head(*headers: tuple[bytes, bytes], accept: bytes = b"application/json") -> RequestHead:
-    return RequestHead(
-        "GET",
-        "/reports/x",
-        b"",
-        "1.1",
-        "api.example",
-        b"api.example",
-        list(headers),
-        "127.0.0.1",
-        "https",
-        RID,
-        True,
-        False,
-        None,
-        False,
-        None,
-        accept,
-    )
+    return request_head(
+        "GET", "/reports/x", host="api.example", headers=headers, scheme="https",
+        request_id=RID, accept=accept,
+    )  # fmt: skip
 
 
 def _bearer(tok: str) -> tuple[bytes, bytes]:

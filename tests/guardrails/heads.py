@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portcullis.http.request import RequestHead
+from tests.support.heads import request_head
 
 RID = "rid-guard-1"
 
@@ -17,23 +18,17 @@ def head(
     chunked: bool = False,
     accept: bytes = b"",
 ) -> RequestHead:
-    return RequestHead(
+    return request_head(
         method,
         path,
         query,
-        "1.1",
-        "api.example",
-        b"api.example",
-        list(headers),
-        "127.0.0.1",
-        "https",
-        RID,
-        True,
-        chunked,
-        content_length,
-        False,
-        None,
-        accept,
+        host="api.example",
+        headers=headers,
+        scheme="https",
+        request_id=RID,
+        chunked=chunked,
+        content_length=content_length,
+        accept=accept,
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from portcullis.decision import Decision, Reason
 from portcullis.http.pages import decision_response, error_response, serialize, status_line
 from portcullis.http.request import RequestHead
+from tests.support.heads import request_head
 
 
 def test_html_page_escapes_message_and_request_id() -> None:
@@ -51,24 +52,7 @@ _RFC9470 = (
 def _head(
     method: str = "GET", accept: bytes = b"text/html", headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> RequestHead:
-    return RequestHead(
-        method,
-        "/admin/x",
-        b"?a=1&b=/",
-        "1.1",
-        "h",
-        b"h",
-        list(headers),
-        "127.0.0.1",
-        "http",
-        "rid-1",
-        True,
-        False,
-        None,
-        False,
-        None,
-        accept,
-    )
+    return request_head(method, "/admin/x", b"?a=1&b=/", host="h", headers=headers, accept=accept)
 
 
 def _step_up(max_age: int | None = 300, challenge: bytes = b"") -> Decision:

@@ -8,28 +8,19 @@ from portcullis.config.schema import MetricsSettings
 from portcullis.http.request import RequestHead
 from portcullis.metrics import METRICS_PATH, Metrics, MetricsEndpoint, metrics_endpoints
 from portcullis.metrics.exposition import CONTENT_TYPE, Family, Sample
+from tests.support.heads import request_head
 
 
 def head(client: str, forwarded_for: str | None = None, method: str = "GET") -> RequestHead:
     """A request head as the proxy builds it: X-Forwarded-For always names the peer last."""
     chain = f"{forwarded_for}, {client}" if forwarded_for else client
-    return RequestHead(
-        method=method,
-        path=METRICS_PATH,
-        query=b"",
-        version="1.1",
+    return request_head(
+        method,
+        METRICS_PATH,
         host="127.0.0.1",
-        authority=b"127.0.0.1",
         headers=[(b"X-Forwarded-For", chain.encode())],
         client_ip=client,
-        scheme="http",
         request_id="r1",
-        keep_alive=True,
-        chunked=False,
-        content_length=None,
-        expect_continue=False,
-        upgrade=None,
-        accept=b"",
     )
 
 

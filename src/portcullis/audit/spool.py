@@ -79,12 +79,11 @@ class SpoolWriter:
         directory: str,
         *,
         segment_bytes: int = SEGMENT_BYTES,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         os.makedirs(directory, mode=_DIR_MODE, exist_ok=True)
         self.directory = directory
         self._segment_bytes = segment_bytes
-        self._prefix = f"{int(clock() * 1000):013d}-{_host()}-{os.getpid()}-"
+        self._prefix = f"{int(time.time() * 1000):013d}-{_host()}-{os.getpid()}-"
         self._fd = -1
         self._size = 0
         self._stem = ""

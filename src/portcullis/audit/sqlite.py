@@ -110,12 +110,11 @@ class SqliteSink:
         path: str | os.PathLike[str],
         *,
         busy_timeout: float = 2.0,
-        spool: SpoolWriter | None = None,
     ) -> None:
         self.path = os.fspath(path)
         self._db = open_for_indexing(self.path, busy_timeout=busy_timeout)
         try:
-            self._spool = spool or SpoolWriter(spool_dir(self.path))
+            self._spool = SpoolWriter(spool_dir(self.path))
         except BaseException:
             self._db.close()
             raise

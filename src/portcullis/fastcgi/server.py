@@ -47,6 +47,7 @@ from portcullis.fastcgi.protocol import (
     encode_unknown_type,
     parse_begin_request,
 )
+from portcullis.http.connection import OwnedTransport
 
 __all__ = ["FastCgiConnection", "FastCgiServer", "Handler", "Pairs"]
 
@@ -71,13 +72,12 @@ class _Request:
         self.task: asyncio.Future[None] | None = None
 
 
-class FastCgiConnection(asyncio.Protocol):
+class FastCgiConnection(OwnedTransport):
     """One connection from the web server."""
 
     def __init__(self, server: FastCgiServer) -> None:
+        super().__init__()
         self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
         self.deadline = 0.0
         self.peer = "-"
         self._reader = RecordReader()
@@ -98,8 +98,7 @@ class FastCgiConnection(asyncio.Protocol):
             log.warning(
                 "refusing FastCGI connection from %s: %d open", self.peer, len(server.connections)
             )
-            self.closed = True
-            self.transport.close()
+            self.close()
             return
         server.connections.add(self)
         self.deadline = server.loop.time() + server.timeout
@@ -253,20 +252,6 @@ class FastCgiConnection(asyncio.Protocol):
             self.close()
 
     # output -----------------------------------------------------------------------------------
-    def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
-
-    def close(self) -> None:
-        if not self.closed and self.transport is not None:
-            self.closed = True
-            self.transport.close()
-
-    def abort(self) -> None:
-        if not self.closed and self.transport is not None:
-            self.closed = True
-            self.transport.abort()
-
     def fail(self, reason: str) -> None:
         log.warning("closing the FastCGI connection from %s: %s", self.peer, reason)
         self.abort()

@@ -26,6 +26,7 @@ from portcullis.control import ControlEndpoints, Handler
 from portcullis.decision import Gate
 from portcullis.guardrails.monitor import Guardrails
 from portcullis.http.clock import CoarseClock
+from portcullis.http.connection import OwnedTransport
 from portcullis.http.exchange import Exchange
 from portcullis.http.headers import (
     FORWARD_AUTH,
@@ -98,13 +99,12 @@ class _Reject(Exception):
         self.message = message
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(OwnedTransport):
     """One client connection."""
 
     def __init__(self, server: ProxyServer) -> None:
+        super().__init__()
         self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.closed = False
         self.writing_paused = False  # our writes to the client are over the high-water mark
         self.tunnel: Exchange | None = None
         self.deadline = 0.0
@@ -149,9 +149,8 @@ class ClientConnection(asyncio.Protocol):
             response = error_response(
                 503, "Too many connections; try again later.", request_id=server.next_request_id()
             )
-            transport.write(serialize(response, request_id="-", keep_alive=False, head_only=False))
-            transport.close()
-            self.closed = True
+            self.write(serialize(response, request_id="-", keep_alive=False, head_only=False))
+            self.close()
             return
         server.connections.add(self)
         self.deadline = server.clock.now + state.timeouts.header
@@ -471,20 +470,6 @@ class ClientConnection(asyncio.Protocol):
         self._pause(_PAUSE_STOPPED)
 
     # output -----------------------------------------------------------------------------------
-    def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
-
-    def close(self) -> None:
-        if not self.closed and self.transport is not None:
-            self.closed = True
-            self.transport.close()
-
-    def abort(self) -> None:
-        if not self.closed and self.transport is not None:
-            self.closed = True
-            self.transport.abort()
-
     def start_tunnel(self, exchange: Exchange) -> None:
         """After a 101: bytes flow both ways untouched."""
         self.tunnel = exchange
